@@ -1,0 +1,39 @@
+# jiaohao: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint format typecheck migrate clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --upgrade pip >/dev/null
+	$(BIN)/python -m pip install -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	mkdir -p var
+	$(BIN)/jiaohao migrate
+	$(BIN)/jiaohao demo-setup
+	$(BIN)/jiaohao serve --host 127.0.0.1 --port 8000
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check services drivers kiosk_client tests migrations bench
+	$(BIN)/ruff format --check services drivers kiosk_client tests migrations bench
+
+format: $(STAMP)
+	$(BIN)/ruff format services drivers kiosk_client tests migrations bench
+	$(BIN)/ruff check --fix services drivers kiosk_client tests migrations bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy services drivers kiosk_client
+
+migrate: $(STAMP)
+	$(BIN)/jiaohao migrate
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

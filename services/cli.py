@@ -1,0 +1,199 @@
+"""The ``jiaohao`` command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.engine.config import get_settings
+
+T = TypeVar("T")
+
+
+def _run_db(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    import services.engine.models  # noqa: F401  (every table known to the ORM)
+    from services.engine.core.db import make_engine, make_sessionmaker
+
+    async def runner() -> T:
+        engine = make_engine(get_settings().database_url)
+        try:
+            async with make_sessionmaker(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(runner())
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    if settings.is_sqlite and args.workers > 1:
+        print("SQLite serves from one process; use PostgreSQL for several workers.", file=sys.stderr)
+        return 2
+    uvicorn.run(
+        "services.engine.main:app",
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=settings.log_level,
+        proxy_headers=True,
+    )
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from services.engine.migrate import upgrade
+
+    upgrade(get_settings().database_url, args.revision)
+    print(f"database is at {args.revision}")
+    return 0
+
+
+def cmd_hall_apply(args: argparse.Namespace) -> int:
+    from services.engine.core.errors import Refusal
+    from services.engine.halls.config import parse_hall_file
+    from services.engine.halls.service import apply_hall_file
+
+    try:
+        spec = parse_hall_file(Path(args.file).read_text(encoding="utf-8"))
+    except Refusal as err:
+        print(err.detail, file=sys.stderr)
+        return 2
+    report = _run_db(lambda s: apply_hall_file(session=s, spec=spec))
+    if report.created_hall:
+        print(f"hall {report.hall_code}: created")
+    for change in report.changes:
+        print(f"hall {report.hall_code}: {change}")
+    if not report.changed:
+        print(f"hall {report.hall_code}: nothing to change")
+    return 0
+
+
+async def _hall(session: AsyncSession, code: str | None) -> Any:
+    from services.engine.halls.service import get_hall
+
+    return await get_hall(session=session, code=code) if code else None
+
+
+def cmd_user_add(args: argparse.Namespace) -> int:
+    from services.engine.auth import service
+    from services.engine.auth.permissions import Role
+    from services.engine.core.errors import Refusal
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("passwords differ", file=sys.stderr)
+            return 2
+
+    async def work(session: AsyncSession) -> None:
+        hall = await _hall(session, args.hall)
+        await service.add_user(
+            session=session, hall=hall, role=Role(args.role), username=args.username, password=password
+        )
+
+    try:
+        _run_db(work)
+    except Refusal as err:
+        print(err.detail, file=sys.stderr)
+        return 2
+    print(f"user {args.username} ({args.role}) added")
+    return 0
+
+
+def cmd_device_add(args: argparse.Namespace) -> int:
+    from services.engine.auth import service
+    from services.engine.auth.permissions import DeviceKind
+    from services.engine.core.errors import Refusal
+
+    async def work(session: AsyncSession) -> str:
+        hall = await _hall(session, args.hall)
+        created = await service.add_device(session=session, hall=hall, kind=DeviceKind(args.kind), name=args.name)
+        return created.token
+
+    try:
+        token = _run_db(work)
+    except Refusal as err:
+        print(err.detail, file=sys.stderr)
+        return 2
+    print(f"device {args.name} ({args.kind}) added; its token (shown once, keep it safe):")
+    print(token)
+    return 0
+
+
+def cmd_demo_setup(args: argparse.Namespace) -> int:
+    from services.engine.demo import setup_demo
+
+    return _run_db(lambda s: setup_demo(session=s, hall_file=Path(args.file)))
+
+
+def cmd_devices_simulate(args: argparse.Namespace) -> int:
+    from drivers.simulators.cli import main as simulate_main
+
+    return simulate_main(["--config", args.config])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jiaohao", description="jiaohao (叫号) queue and ticketing")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the ticket engine")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.set_defaults(func=cmd_serve)
+
+    migrate = sub.add_parser("migrate", help="bring the database schema up to date")
+    migrate.add_argument("--revision", default="heads")
+    migrate.set_defaults(func=cmd_migrate)
+
+    hall = sub.add_parser("hall", help="hall configuration").add_subparsers(dest="hall_command", required=True)
+    apply = hall.add_parser("apply", help="create or update a hall from its TOML file")
+    apply.add_argument("file")
+    apply.set_defaults(func=cmd_hall_apply)
+
+    user = sub.add_parser("user", help="staff accounts").add_subparsers(dest="user_command", required=True)
+    user_add = user.add_parser("add", help="add a staff account")
+    user_add.add_argument("--hall", help="hall code (an admin may have none)")
+    user_add.add_argument("--role", choices=["admin", "manager", "staff"], required=True)
+    user_add.add_argument("--username", required=True)
+    user_add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    user_add.set_defaults(func=cmd_user_add)
+
+    device = sub.add_parser("device", help="hall devices").add_subparsers(dest="device_command", required=True)
+    device_add = device.add_parser("add", help="add a device and print its token once")
+    device_add.add_argument("--hall", required=True)
+    device_add.add_argument("--kind", choices=["kiosk", "gateway", "display"], required=True)
+    device_add.add_argument("--name", required=True)
+    device_add.set_defaults(func=cmd_device_add)
+
+    devices = sub.add_parser("devices", help="device tools").add_subparsers(dest="devices_command", required=True)
+    simulate = devices.add_parser("simulate", help="start simulated keypads, boards, pads and a printer on ptys")
+    simulate.add_argument("--config", required=True)
+    simulate.set_defaults(func=cmd_devices_simulate)
+
+    demo = sub.add_parser("demo-setup", help="load the demo hall and demo accounts into an empty database")
+    demo.add_argument("--file", default=str(Path(__file__).resolve().parents[1] / "deploy/halls/demo.toml"))
+    demo.set_defaults(func=cmd_demo_setup)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

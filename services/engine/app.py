@@ -1,0 +1,55 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+import services.engine.models  # noqa: F401  (every table known to the ORM)
+from services.engine.auth.router import router as auth_router
+from services.engine.config import Settings, get_settings
+from services.engine.core.db import make_engine, make_sessionmaker
+from services.engine.core.problems import install_problem_handlers
+from services.engine.evaluations.router import router as evaluations_router
+from services.engine.events.hub import EventHub
+from services.engine.halls.router import router as halls_router
+from services.engine.tickets.router import router as tickets_router
+from services.engine.windows.router import router as windows_router
+
+DESCRIPTION = """
+jiaohao (叫号) ticket engine: numbers tickets, calls them at windows, records ratings.
+
+Staff log in with **StaffLogin** (username and password); kiosks, gateways and
+displays use their **DeviceToken**. Every refusal is `application/problem+json`
+with a stable `code`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the engine app; the database engine is created here and disposed on shutdown."""
+    settings = settings or get_settings()
+    engine = make_engine(
+        settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app = FastAPI(title="jiaohao ticket engine", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = make_sessionmaker(engine)
+    app.state.hub = EventHub()
+    install_problem_handlers(app)
+    for router in (auth_router, halls_router, tickets_router, windows_router, evaluations_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["meta"])
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app

@@ -1,0 +1,101 @@
+"""Use cases for accounts: log in, resolve a token, add users and devices."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.engine.auth import security
+from services.engine.auth.models import Device, User
+from services.engine.auth.permissions import DeviceKind, Principal, Role
+from services.engine.core.db import utcnow
+from services.engine.core.errors import Refusal, Unauthorized, ValidationFailed
+from services.engine.halls.models import Hall
+
+
+class AccountExists(Refusal):
+    code = "account_exists"
+    title = "An account with that name exists"
+
+
+async def login(*, session: AsyncSession, username: str, password: str, secret: str, minutes: int) -> str:
+    """Check a staff password and hand out an access token."""
+    user = (
+        await session.execute(select(User).where(User.username == username))
+    ).scalar_one_or_none()
+    ok = security.verify_password(user.password_hash if user else None, password)
+    if user is None or not ok or not user.active:
+        raise Unauthorized("wrong username or password")
+    return security.create_access_token(
+        secret=secret, user_id=user.id, role=user.role, hall_id=user.hall_id, minutes=minutes
+    )
+
+
+async def principal_from_token(*, session: AsyncSession, token: str, secret: str) -> Principal:
+    """Resolve a bearer token: a device token, or a staff JWT."""
+    if token.startswith(security.DEVICE_TOKEN_PREFIX):
+        device = (
+            await session.execute(
+                select(Device).where(Device.token_hash == security.device_token_hash(token))
+            )
+        ).scalar_one_or_none()
+        if device is None or not device.active:
+            raise Unauthorized("unknown or revoked device token")
+        return Principal("device", device.id, device.kind, device.hall_id, device.name)
+    claims = security.decode_access_token(token, secret=secret)
+    if claims is None:
+        raise Unauthorized("invalid or expired token")
+    user = await session.get(User, int(claims["sub"]))
+    if user is None or not user.active:
+        raise Unauthorized("account disabled")
+    return Principal("user", user.id, user.role, user.hall_id, user.username)
+
+
+async def touch_device(*, session: AsyncSession, device_id: int) -> None:
+    await session.execute(update(Device).where(Device.id == device_id).values(last_seen_at=utcnow()))
+
+
+@dataclass(frozen=True)
+class NewDevice:
+    device: Device
+    token: str
+
+
+async def add_user(
+    *, session: AsyncSession, hall: Hall | None, role: Role, username: str, password: str
+) -> User:
+    if len(password) < 8:
+        raise ValidationFailed("passwords need at least 8 characters")
+    if role is not Role.ADMIN and hall is None:
+        raise ValidationFailed("managers and staff belong to a hall")
+    exists = (await session.execute(select(User.id).where(User.username == username))).first()
+    if exists:
+        raise AccountExists(f"user {username!r} exists")
+    user = User(
+        hall_id=hall.id if hall else None,
+        username=username,
+        password_hash=security.hash_password(password),
+        role=role.value,
+        active=True,
+    )
+    session.add(user)
+    await session.commit()
+    return user
+
+
+async def add_device(*, session: AsyncSession, hall: Hall, kind: DeviceKind, name: str) -> NewDevice:
+    exists = (
+        await session.execute(select(Device.id).where(Device.hall_id == hall.id, Device.name == name))
+    ).first()
+    if exists:
+        raise AccountExists(f"device {name!r} exists in hall {hall.code}")
+    token = security.new_device_token()
+    device = Device(
+        hall_id=hall.id, kind=kind.value, name=name,
+        token_hash=security.device_token_hash(token), active=True,
+    )
+    session.add(device)
+    await session.commit()
+    return NewDevice(device, token)

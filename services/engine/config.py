@@ -1,0 +1,54 @@
+"""Engine settings, read from the environment (prefix ``JIAOHAO_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "dev-only-change-me"
+DEFAULT_PII_KEY = "dev-only-pii-key-change-me"
+
+
+class Settings(BaseSettings):
+    """Everything the engine reads from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="JIAOHAO_", env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///var/jiaohao.db"
+    database_pool_size: int = Field(default=10, ge=1)
+    database_echo: bool = False
+    # Signs staff access tokens (JWT, HS256).
+    secret_key: str = DEFAULT_SECRET
+    # Keys the hashes of ID and phone numbers (个人信息只存散列).
+    pii_key: str = DEFAULT_PII_KEY
+    access_token_minutes: int = Field(default=12 * 60, ge=1)
+    log_level: str = "info"
+    # Outbox rows older than this are pruned.
+    event_retention_days: int = Field(default=7, ge=1)
+    public_base_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Settings:
+        if self.environment != "development":
+            for name, default in (("secret_key", DEFAULT_SECRET), ("pii_key", DEFAULT_PII_KEY)):
+                value = getattr(self, name)
+                if value == default or len(value) < 16:
+                    raise ValueError(
+                        f"JIAOHAO_{name.upper()} must be set to a secret of at least 16 "
+                        "characters outside development"
+                    )
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Settings from the process environment, read once."""
+    return Settings()

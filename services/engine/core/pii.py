@@ -1,0 +1,36 @@
+"""Personal data (个人信息): keyed hashes for matching, short tails for display."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+
+def normalise_id_number(raw: str) -> str:
+    """Resident ID numbers compare upper-case without spaces (trailing X)."""
+    return "".join(raw.split()).upper()
+
+
+def normalise_phone(raw: str) -> str:
+    digits = "".join(ch for ch in raw if ch.isdigit())
+    return digits[-11:] if len(digits) > 11 and digits.startswith("86") else digits
+
+
+def keyed_hash(key: str, kind: str, value: str) -> str:
+    """HMAC-SHA256 of a normalised value; ``kind`` keeps ID and phone hashes apart."""
+    message = f"{kind}:{value}".encode()
+    return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+
+def tail(value: str, digits: int = 4) -> str:
+    """The last few characters, for display (尾号)."""
+    return value[-digits:] if value else ""
+
+
+def mask_name(name: str) -> str:
+    """张三丰 -> 张*丰, 张三 -> 张*; what public screens may show at most."""
+    if len(name) <= 1:
+        return name
+    if len(name) == 2:
+        return name[0] + "*"
+    return name[0] + "*" * (len(name) - 2) + name[-1]

@@ -1,0 +1,34 @@
+"""The demo hall for newcomers: loaded by ``make run`` into an empty database."""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.engine.auth import service as auth_service
+from services.engine.auth.permissions import DeviceKind, Role
+from services.engine.halls import repository
+from services.engine.halls.config import parse_hall_file
+from services.engine.halls.service import apply_hall_file, get_hall
+
+
+async def setup_demo(*, session: AsyncSession, hall_file: Path) -> int:
+    """Load the demo hall and accounts once; print the credentials that one time."""
+    if await repository.count_halls(session) > 0:
+        print("database already holds halls; demo set-up skipped (credentials were printed the first time)")
+        return 0
+    spec = parse_hall_file(hall_file.read_text(encoding="utf-8"))
+    await apply_hall_file(session=session, spec=spec)
+    hall = await get_hall(session=session, code=spec.hall.code)
+    lines = [f"Demo hall '{hall.code}' ({hall.name}) loaded. Credentials (shown only now):"]
+    for role, username in ((Role.MANAGER, "demo-manager"), (Role.STAFF, "demo-staff")):
+        password = secrets.token_urlsafe(9)
+        await auth_service.add_user(session=session, hall=hall, role=role, username=username, password=password)
+        lines.append(f"  {role.value:8} user     {username} / {password}")
+    for kind, name in ((DeviceKind.KIOSK, "demo-kiosk"), (DeviceKind.GATEWAY, "demo-gateway"), (DeviceKind.DISPLAY, "demo-display")):
+        created = await auth_service.add_device(session=session, hall=hall, kind=kind, name=name)
+        lines.append(f"  {kind.value:8} device   {name}: {created.token}")
+    print("\n".join(lines))
+    return 0

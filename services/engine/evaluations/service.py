@@ -1,0 +1,73 @@
+"""Use cases for ratings (好差评): one voluntary rating per finished ticket."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.engine.auth.permissions import Principal
+from services.engine.core.db import utcnow
+from services.engine.core.errors import AlreadyRated, InvalidTicketState, NotFound
+from services.engine.evaluations.models import Evaluation
+from services.engine.evaluations.rules import check_rating
+from services.engine.events import outbox
+from services.engine.halls.models import Hall
+from services.engine.tickets import repository as tickets_repo
+from services.engine.tickets.states import TicketStatus
+from services.engine.windows import repository as windows_repo
+
+
+async def rate_ticket(
+    *,
+    session: AsyncSession,
+    hall: Hall,
+    ticket_id: int,
+    level: int,
+    reasons: list[str],
+    comment: str | None,
+    principal: Principal,
+) -> Evaluation:
+    """Record the citizen's rating of a finished ticket (一次一评)."""
+    ticket = await tickets_repo.get_ticket_for_update(session, hall.id, ticket_id)
+    if ticket is None:
+        raise NotFound(f"no ticket {ticket_id} in this hall")
+    if ticket.status != TicketStatus.DONE.value:
+        raise InvalidTicketState(f"ticket {ticket.number} is {ticket.status}; only a finished ticket is rated")
+    check_rating(level, reasons, comment)
+    existing = (
+        await session.execute(select(Evaluation.id).where(Evaluation.ticket_id == ticket.id))
+    ).scalar_one_or_none()
+    if existing is not None:
+        raise AlreadyRated(f"ticket {ticket.number} has already been rated")
+    evaluation = Evaluation(
+        ticket_id=ticket.id,
+        hall_id=hall.id,
+        service_id=ticket.service_id,
+        window_id=ticket.window_id,
+        staff_user_id=ticket.staff_user_id,
+        level=level,
+        reasons=reasons,
+        comment=comment,
+        channel=principal.role,
+        created_at=utcnow(),
+    )
+    session.add(evaluation)
+    try:
+        await session.flush()
+    except IntegrityError as err:
+        raise AlreadyRated(f"ticket {ticket.number} has already been rated") from err
+    numbers = await windows_repo.window_numbers(session, hall.id)
+    outbox.stage(
+        session,
+        hall.id,
+        "rating.recorded",
+        {
+            "ticket_id": ticket.id,
+            "number": ticket.number,
+            "level": level,
+            "window": numbers.get(ticket.window_id) if ticket.window_id else None,
+        },
+    )
+    await outbox.commit(session)
+    return evaluation

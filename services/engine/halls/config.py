@@ -1,0 +1,228 @@
+"""The declarative hall file (TOML): hall, opening hours, calendar, services, windows.
+
+Pure: parses and validates text into a :class:`HallFile`; no database.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import date
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from services.engine.core.errors import HallConfigInvalid
+from services.engine.halls.opening_hours import (
+    Schedule,
+    Session,
+    parse_sessions,
+    weekday_index,
+    weekly_from_mapping,
+)
+from services.engine.tickets.numbering import PeriodQuota
+from services.engine.windows.call_policy import InterleaveRatio
+from services.engine.windows.states import WindowKind
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HoursSpec(_Strict):
+    """Opening sessions per weekday plus the calendar."""
+
+    weekly: dict[str, list[str]] = Field(default_factory=dict)
+    extra: dict[str, list[str]] = Field(default_factory=dict)
+    closed_dates: list[date] = Field(default_factory=list)
+    # 调休: a date worked although it is a weekend, and which weekday's hours it keeps.
+    working_dates: dict[date, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _valid(self) -> HoursSpec:
+        try:
+            self.schedule()
+        except ValueError as err:
+            raise ValueError(f"hours: {err}") from err
+        return self
+
+    def schedule(self) -> Schedule:
+        return Schedule(
+            weekly=weekly_from_mapping(self.weekly),
+            extra=weekly_from_mapping(self.extra),
+            closed_dates=frozenset(self.closed_dates),
+            working_dates={d: weekday_index(w) for d, w in self.working_dates.items()},
+        )
+
+
+class RulesSpec(_Strict):
+    """How the hall calls: recalls, no-shows, the favoured:normal interleave."""
+
+    max_recalls: int = Field(default=3, ge=0, le=10)
+    no_show: Literal["void", "requeue"] = "void"
+    requeue_places: int = Field(default=3, ge=1, le=50)
+    interleave: str = "2:1"
+    one_open_ticket_per_person: bool = True
+
+    @field_validator("interleave")
+    @classmethod
+    def _ratio(cls, value: str) -> str:
+        cls.parse_ratio(value)
+        return value
+
+    @staticmethod
+    def parse_ratio(value: str) -> InterleaveRatio:
+        match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", value)
+        if not match:
+            raise ValueError("interleave must look like '2:1'")
+        return InterleaveRatio(int(match.group(1)), int(match.group(2)))
+
+    def ratio(self) -> InterleaveRatio:
+        return self.parse_ratio(self.interleave)
+
+
+class PeriodQuotaSpec(_Strict):
+    hours: str
+    limit: int = Field(ge=0)
+
+    def quota(self) -> PeriodQuota:
+        return PeriodQuota(Session.parse(self.hours), self.limit)
+
+
+class ServiceSpec(_Strict):
+    code: str
+    name: str
+    prefix: str = Field(pattern=r"^[A-Z]{1,2}$")
+    width: int = Field(default=3, ge=1, le=6)
+    daily_quota: int | None = Field(default=None, ge=0)
+    period_quotas: list[PeriodQuotaSpec] = Field(default_factory=list)
+    hours: dict[str, list[str]] | None = None
+    target_wait_minutes: int = Field(default=20, ge=1)
+    average_handle_minutes: float = Field(default=8.0, gt=0)
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not _CODE.match(value):
+            raise ValueError("service code: lower-case letters, digits, - and _")
+        return value
+
+    @model_validator(mode="after")
+    def _valid(self) -> ServiceSpec:
+        if self.hours is not None:
+            weekly_from_mapping(self.hours)
+        quotas = sorted(q.quota().session for q in self.period_quotas)
+        for a, b in zip(quotas, quotas[1:], strict=False):
+            if b.start < a.end:
+                raise ValueError(f"period quotas {a} and {b} overlap")
+        return self
+
+
+class WindowSpec(_Strict):
+    number: int = Field(ge=1, le=9999)
+    name: str | None = None
+    kind: WindowKind = WindowKind.GENERAL
+    # service code -> weight (higher is preferred); a list means weight 1 each.
+    services: dict[str, float] | list[str]
+
+    def weights(self) -> dict[str, float]:
+        if isinstance(self.services, list):
+            return dict.fromkeys(self.services, 1.0)
+        return dict(self.services)
+
+
+class HallSpec(_Strict):
+    code: str
+    name: str
+    timezone: str = "Asia/Shanghai"
+    notice: str = ""
+    hours: HoursSpec = Field(default_factory=HoursSpec)
+    rules: RulesSpec = Field(default_factory=RulesSpec)
+
+    @field_validator("code")
+    @classmethod
+    def _code(cls, value: str) -> str:
+        if not _CODE.match(value):
+            raise ValueError("hall code: lower-case letters, digits, - and _")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown timezone {value!r}") from err
+        return value
+
+
+class HallFile(_Strict):
+    hall: HallSpec
+    services: list[ServiceSpec] = Field(default_factory=list)
+    windows: list[WindowSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HallFile:
+        codes = [s.code for s in self.services]
+        if len(set(codes)) != len(codes):
+            raise ValueError("service codes must be unique in a hall")
+        prefixes = [s.prefix for s in self.services]
+        if len(set(prefixes)) != len(prefixes):
+            raise ValueError("ticket prefixes must be unique in a hall (A001 must mean one service)")
+        numbers = [w.number for w in self.windows]
+        if len(set(numbers)) != len(numbers):
+            raise ValueError("window numbers must be unique in a hall")
+        for window in self.windows:
+            for code, weight in window.weights().items():
+                if code not in codes:
+                    raise ValueError(f"window {window.number} serves unknown service {code!r}")
+                if weight <= 0:
+                    raise ValueError(f"window {window.number}: weight for {code!r} must be > 0")
+        return self
+
+
+def parse_hall_file(text: str) -> HallFile:
+    """Parse a hall TOML file, refusing anything inconsistent with a clear message."""
+    try:
+        raw: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise HallConfigInvalid(f"not valid TOML: {err}") from err
+    return hall_file_from_dict(raw)
+
+
+def hall_file_from_dict(raw: dict[str, Any]) -> HallFile:
+    try:
+        return HallFile.model_validate(raw)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+        )
+        raise HallConfigInvalid(f"hall file refused: {problems}") from err
+
+
+def service_schedule(hall_hours: HoursSpec, service_hours: dict[str, list[str]] | None) -> Schedule:
+    """The hours a service can be issued: the hall's, cut to the service's own."""
+    schedule = hall_hours.schedule()
+    if service_hours is None:
+        return schedule
+    return schedule.restricted_to(weekly_from_mapping(service_hours))
+
+
+def sessions_text(sessions: tuple[Session, ...]) -> list[str]:
+    return [str(s) for s in sessions]
+
+
+__all__ = [
+    "HallFile",
+    "HallSpec",
+    "HoursSpec",
+    "RulesSpec",
+    "ServiceSpec",
+    "WindowSpec",
+    "parse_hall_file",
+    "parse_sessions",
+    "service_schedule",
+]

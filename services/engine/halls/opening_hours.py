@@ -1,0 +1,181 @@
+"""Opening hours (办公时间): weekly sessions, extra sessions and the calendar.
+
+Pure rules: local wall-clock times in the hall's timezone, no I/O.
+Times are kept as minutes since midnight so that a session may end at 24:00.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+@dataclass(frozen=True, order=True)
+class Session:
+    """One opening session on a day, e.g. 08:30-12:00, in minutes since midnight."""
+
+    start: int
+    end: int
+
+    def __post_init__(self) -> None:
+        if not (0 <= self.start < self.end <= 24 * 60):
+            raise ValueError(f"session {self} must satisfy 00:00 <= start < end <= 24:00")
+
+    @classmethod
+    def parse(cls, text: str) -> Session:
+        """Parse ``"08:30-12:00"``."""
+        match = _SPAN.match(text)
+        if not match:
+            raise ValueError(f"session {text!r} is not of the form HH:MM-HH:MM")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if m1 > 59 or m2 > 59 or h1 > 24 or h2 > 24:
+            raise ValueError(f"session {text!r} has an impossible time")
+        return cls(h1 * 60 + m1, h2 * 60 + m2)
+
+    def contains(self, minute: float) -> bool:
+        return self.start <= minute < self.end
+
+    def __str__(self) -> str:
+        return f"{_hhmm(self.start)}-{_hhmm(self.end)}"
+
+
+def _hhmm(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def parse_sessions(texts: Iterable[str]) -> tuple[Session, ...]:
+    """Parse and sort a day's sessions, refusing overlaps."""
+    sessions = tuple(sorted(Session.parse(t) for t in texts))
+    for a, b in zip(sessions, sessions[1:], strict=False):
+        if b.start < a.end:
+            raise ValueError(f"sessions {a} and {b} overlap")
+    return sessions
+
+
+def intersect(a: tuple[Session, ...], b: tuple[Session, ...]) -> tuple[Session, ...]:
+    """The parts of the day covered by both lists of sessions."""
+    out: list[Session] = []
+    for x in a:
+        for y in b:
+            start, end = max(x.start, y.start), min(x.end, y.end)
+            if start < end:
+                out.append(Session(start, end))
+    return tuple(sorted(out))
+
+
+def _merge(sessions: Iterable[Session]) -> tuple[Session, ...]:
+    merged: list[Session] = []
+    for s in sorted(sessions):
+        if merged and s.start <= merged[-1].end:
+            last = merged.pop()
+            merged.append(Session(last.start, max(last.end, s.end)))
+        else:
+            merged.append(s)
+    return tuple(merged)
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """A hall's opening hours: per weekday sessions plus its calendar.
+
+    ``weekly`` and ``extra`` are keyed by weekday (0 = Monday). ``working_dates``
+    maps a 调休 date (a weekend day worked) to the weekday whose sessions apply.
+    """
+
+    weekly: Mapping[int, tuple[Session, ...]] = field(default_factory=dict)
+    extra: Mapping[int, tuple[Session, ...]] = field(default_factory=dict)
+    closed_dates: frozenset[date] = frozenset()
+    working_dates: Mapping[date, int] = field(default_factory=dict)
+
+    def sessions_on(self, day: date) -> tuple[Session, ...]:
+        """The sessions in force on a given local date."""
+        if day in self.closed_dates:
+            return ()
+        if day in self.working_dates:
+            weekday = self.working_dates[day]
+            return _merge(self.weekly.get(weekday, ()))
+        weekday = day.weekday()
+        return _merge((*self.weekly.get(weekday, ()), *self.extra.get(weekday, ())))
+
+    def restricted_to(self, weekly: Mapping[int, tuple[Session, ...]]) -> Schedule:
+        """This schedule cut down to a service's own hours (业务办理时段)."""
+
+        def cut(sessions: tuple[Session, ...], weekday: int) -> tuple[Session, ...]:
+            return intersect(sessions, weekly.get(weekday, ()))
+
+        restricted = {d: cut(self.weekly.get(d, ()), d) for d in range(7)}
+        extra = {d: cut(self.extra.get(d, ()), d) for d in range(7)}
+        # A 调休 day follows the weekday it stands in for, so the service's
+        # hours for that weekday apply.
+        return Schedule(restricted, extra, self.closed_dates, self.working_dates)
+
+    def is_open(self, local: datetime) -> bool:
+        """Whether the hall (or service) is open at a local wall-clock time."""
+        minute = local.hour * 60 + local.minute + local.second / 60
+        return any(s.contains(minute) for s in self.sessions_on(local.date()))
+
+    def next_opening(self, local: datetime, horizon_days: int = 62) -> datetime | None:
+        """The next local time at or after ``local`` when it is open, if any soon."""
+        minute = local.hour * 60 + local.minute + local.second / 60
+        for offset in range(horizon_days + 1):
+            day = local.date() + timedelta(days=offset)
+            for s in self.sessions_on(day):
+                if offset == 0 and s.end <= minute:
+                    continue
+                if offset == 0 and s.contains(minute):
+                    return local
+                start = datetime.combine(day, time(0), tzinfo=local.tzinfo)
+                return start + timedelta(minutes=s.start)
+        return None
+
+    def session_at(self, local: datetime) -> Session | None:
+        """The session that holds a local time, if open."""
+        minute = local.hour * 60 + local.minute + local.second / 60
+        for s in self.sessions_on(local.date()):
+            if s.contains(minute):
+                return s
+        return None
+
+
+def weekday_index(name: str) -> int:
+    """``"mon"`` -> 0 ... ``"sun"`` -> 6."""
+    key = name.strip().lower()[:3]
+    if key not in WEEKDAYS:
+        raise ValueError(f"{name!r} is not a weekday (mon..sun)")
+    return WEEKDAYS.index(key)
+
+
+def weekly_from_mapping(raw: Mapping[str, Iterable[str]]) -> dict[int, tuple[Session, ...]]:
+    """``{"mon": ["08:30-12:00"], "mon-fri": [...], "daily": [...]}`` -> per weekday sessions."""
+    out: dict[int, list[Session]] = {}
+    for key, spans in raw.items():
+        sessions = parse_sessions(spans)
+        for day in expand_weekdays(key):
+            out.setdefault(day, []).extend(sessions)
+    return {day: _check_overlaps(sessions) for day, sessions in out.items()}
+
+
+def _check_overlaps(sessions: list[Session]) -> tuple[Session, ...]:
+    ordered = tuple(sorted(sessions))
+    for a, b in zip(ordered, ordered[1:], strict=False):
+        if b.start < a.end:
+            raise ValueError(f"sessions {a} and {b} overlap")
+    return ordered
+
+
+def expand_weekdays(key: str) -> list[int]:
+    """``"mon-fri"`` / ``"daily"`` / ``"sat"`` -> weekday indexes."""
+    key = key.strip().lower()
+    if key in ("daily", "all", "everyday"):
+        return list(range(7))
+    if "-" in key:
+        first, last = (weekday_index(part) for part in key.split("-", 1))
+        if last < first:
+            raise ValueError(f"weekday range {key!r} runs backwards")
+        return list(range(first, last + 1))
+    return [weekday_index(key)]

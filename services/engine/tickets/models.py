@@ -1,0 +1,112 @@
+"""Ticket tables: counters, tickets and the append-only ticket event log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.engine.core.db import Base, BigId, UTCDateTime, utcnow
+
+
+class TicketCounter(Base):
+    """Last sequence handed out per hall x service x business day."""
+
+    __tablename__ = "ticket_counters"
+
+    hall_id: Mapped[int] = mapped_column(
+        ForeignKey("halls.id", ondelete="CASCADE"), primary_key=True
+    )
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    business_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    last_sequence: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Ticket(Base):
+    """A queue ticket (排队号)."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        # One number per service and day; a transferred ticket keeps its number.
+        Index(
+            "uq_tickets_number",
+            "hall_id",
+            "origin_service_id",
+            "business_date",
+            "sequence",
+            unique=True,
+            postgresql_where=text("transferred_from_id IS NULL"),
+            sqlite_where=text("transferred_from_id IS NULL"),
+        ),
+        Index("ix_tickets_queue", "hall_id", "status", "service_id", "queued_at"),
+        Index("ix_tickets_person", "hall_id", "service_id", "person_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"))
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    origin_service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    business_date: Mapped[date] = mapped_column(Date)
+    sequence: Mapped[int] = mapped_column(Integer)
+    number: Mapped[str] = mapped_column(String(16))
+    priority: Mapped[str] = mapped_column(String(16), default="normal")
+    source: Mapped[str] = mapped_column(String(16), default="kiosk")
+    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    recall_count: Mapped[int] = mapped_column(Integer, default=0)
+    requeue_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Queue order; equals issued_at unless re-queued or carried over by a transfer.
+    queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    called_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    window_id: Mapped[int | None] = mapped_column(
+        ForeignKey("windows.id", ondelete="SET NULL"), nullable=True
+    )
+    staff_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    target_window_id: Mapped[int | None] = mapped_column(
+        ForeignKey("windows.id", ondelete="SET NULL"), nullable=True
+    )
+    transferred_from_id: Mapped[int | None] = mapped_column(
+        ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True
+    )
+    transferred_to_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Keyed hashes only (never the numbers themselves) and a display tail.
+    person_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phone_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    phone_tail: Mapped[str | None] = mapped_column(String(4), nullable=True)
+
+
+class TicketEvent(Base):
+    """Append-only log of every change to a ticket: who, what, when, from which state."""
+
+    __tablename__ = "ticket_events"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(
+        ForeignKey("tickets.id", ondelete="CASCADE"), index=True
+    )
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(32))
+    from_status: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    to_status: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    window_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,48 @@
+"""Ticket numbering (编号): business dates and number formatting. Pure rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from services.engine.halls.opening_hours import Session
+
+
+def business_date(at: datetime, timezone: str) -> date:
+    """The hall's business date for an instant: the date on the hall's wall clock."""
+    if at.tzinfo is None:
+        raise ValueError("business_date needs an aware datetime")
+    return at.astimezone(ZoneInfo(timezone)).date()
+
+
+def format_number(prefix: str, sequence: int, width: int = 3) -> str:
+    """``("A", 23, 3)`` -> ``"A023"``; a number past the width keeps all its digits."""
+    if sequence < 1:
+        raise ValueError("sequences start at 1")
+    return f"{prefix}{sequence:0{width}d}"
+
+
+@dataclass(frozen=True)
+class PeriodQuota:
+    """A quota for a part of the day (分时段限号), e.g. 08:30-10:00 at most 40 tickets."""
+
+    session: Session
+    limit: int
+
+
+def quota_period_at(quotas: Sequence[PeriodQuota], local: datetime) -> PeriodQuota | None:
+    """The period quota in force at a local time, if any."""
+    minute = local.hour * 60 + local.minute + local.second / 60
+    for quota in quotas:
+        if quota.session.contains(minute):
+            return quota
+    return None
+
+
+def daily_quota_left(limit: int | None, issued: int) -> int | None:
+    """Tickets still available today (None: unlimited)."""
+    if limit is None:
+        return None
+    return max(limit - issued, 0)

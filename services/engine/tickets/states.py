@@ -1,0 +1,80 @@
+"""The ticket state machine (票据状态). Pure rules."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from services.engine.core.errors import InvalidTicketState, TicketNotWaiting
+
+
+class TicketStatus(StrEnum):
+    WAITING = "waiting"  # 等候
+    CALLED = "called"  # 已呼叫
+    SERVING = "serving"  # 办理中
+    DONE = "done"  # 办结
+    NO_SHOW = "no_show"  # 过号
+    CANCELLED = "cancelled"  # 取消
+    TRANSFERRED = "transferred"  # 已转移
+
+
+class PriorityClass(StrEnum):
+    NORMAL = "normal"
+    APPOINTMENT = "appointment"  # 预约
+    PRIORITY = "priority"  # 老弱病残孕
+    GREEN = "green"  # 绿色通道 / urgent
+
+
+class TicketSource(StrEnum):
+    KIOSK = "kiosk"
+    BOOKING = "booking"
+    STAFF = "staff"
+    API = "api"
+
+
+class TicketAction(StrEnum):
+    ISSUE = "issue"
+    CALL = "call"
+    RECALL = "recall"
+    START = "start"
+    FINISH = "finish"
+    NO_SHOW = "no_show"
+    REQUEUE = "requeue"
+    TRANSFER = "transfer"
+    CANCEL = "cancel"
+
+
+OPEN_STATUSES = frozenset({TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING})
+IN_HAND_STATUSES = frozenset({TicketStatus.CALLED, TicketStatus.SERVING})
+
+# Which states each action may start from and where it leads.
+_TRANSITIONS: dict[TicketAction, tuple[frozenset[TicketStatus], TicketStatus]] = {
+    TicketAction.CALL: (frozenset({TicketStatus.WAITING}), TicketStatus.CALLED),
+    TicketAction.RECALL: (frozenset({TicketStatus.CALLED}), TicketStatus.CALLED),
+    TicketAction.START: (frozenset({TicketStatus.CALLED}), TicketStatus.SERVING),
+    # Keypads often have no start key: finishing a called ticket is allowed.
+    TicketAction.FINISH: (IN_HAND_STATUSES, TicketStatus.DONE),
+    TicketAction.NO_SHOW: (frozenset({TicketStatus.CALLED}), TicketStatus.NO_SHOW),
+    TicketAction.REQUEUE: (frozenset({TicketStatus.CALLED}), TicketStatus.WAITING),
+    TicketAction.TRANSFER: (IN_HAND_STATUSES, TicketStatus.TRANSFERRED),
+    TicketAction.CANCEL: (frozenset({TicketStatus.WAITING, TicketStatus.CALLED}), TicketStatus.CANCELLED),
+}
+
+
+def next_status(current: TicketStatus, action: TicketAction) -> TicketStatus:
+    """The status after ``action``, or a refusal naming why it is not allowed."""
+    allowed_from, target = _TRANSITIONS[action]
+    if current not in allowed_from:
+        if action is TicketAction.CALL:
+            raise TicketNotWaiting(f"ticket is {current.value}, only a waiting ticket can be called")
+        allowed = ", ".join(sorted(s.value for s in allowed_from))
+        raise InvalidTicketState(
+            f"cannot {action.value} a ticket that is {current.value} (allowed from: {allowed})",
+            status=current.value,
+            action=action.value,
+        )
+    return target
+
+
+def recall_outcome(recall_count: int, max_recalls: int) -> TicketAction:
+    """A recall past the limit turns into a no-show (过号)."""
+    return TicketAction.NO_SHOW if recall_count >= max_recalls else TicketAction.RECALL

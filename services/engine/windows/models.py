@@ -1,0 +1,48 @@
+"""Window tables."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.engine.core.db import Base, BigId, UTCDateTime, utcnow
+
+
+class Window(Base):
+    """A service window (窗口) in a hall."""
+
+    __tablename__ = "windows"
+    __table_args__ = (UniqueConstraint("hall_id", "number"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default="general")
+    state: Mapped[str] = mapped_column(String(16), default="closed")
+    pause_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    staff_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    current_ticket_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Progress through the favoured:normal interleave cycle.
+    favoured_run: Mapped[int] = mapped_column(Integer, default=0)
+    normal_run: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WindowService(Base):
+    """A service a window serves, with its weight."""
+
+    __tablename__ = "window_services"
+
+    window_id: Mapped[int] = mapped_column(
+        ForeignKey("windows.id", ondelete="CASCADE"), primary_key=True
+    )
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    weight: Mapped[float] = mapped_column(Float, default=1.0)
