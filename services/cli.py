@@ -135,7 +135,8 @@ def cmd_device_add(args: argparse.Namespace) -> int:
 def cmd_demo_setup(args: argparse.Namespace) -> int:
     from services.engine.demo import setup_demo
 
-    return _run_db(lambda s: setup_demo(session=s, hall_file=Path(args.file)))
+    hall_text = Path(args.file).read_text(encoding="utf-8")
+    return _run_db(lambda s: setup_demo(session=s, hall_text=hall_text))
 
 
 def cmd_devices_simulate(args: argparse.Namespace) -> int:

@@ -16,7 +16,7 @@ from sqlalchemy import text
 
 from services.engine.app import create_app
 from services.engine.config import Settings
-from services.engine.core.db import make_engine, make_sessionmaker
+from services.engine.core.db import make_engine
 from services.engine.migrate import upgrade
 from services.engine.models import Base
 
@@ -159,7 +159,9 @@ def password_hash() -> str:
     return _PASSWORD_HASH[0]
 
 
-async def seed_hall(app, client: httpx.AsyncClient, hall_file: Path = TEST_HALL, other_code: str | None = None) -> Hall:  # type: ignore[no-untyped-def]
+async def seed_hall(
+    app, client: httpx.AsyncClient, hall_file: Path = TEST_HALL, other_code: str | None = None
+) -> Hall:  # type: ignore[no-untyped-def]
     """Apply a hall file and create one account of every kind in it.
 
     Staff tokens are minted directly (login itself is tested on its own).
@@ -171,7 +173,7 @@ async def seed_hall(app, client: httpx.AsyncClient, hall_file: Path = TEST_HALL,
     from services.engine.halls.config import parse_hall_file
     from services.engine.halls.service import apply_hall_file, get_hall
 
-    spec = parse_hall_file(hall_file.read_text(encoding="utf-8"))
+    spec = parse_hall_file(hall_file.read_text(encoding="utf-8"))  # noqa: ASYNC240 (tiny file)
     if other_code:
         spec = spec.model_copy(update={"hall": spec.hall.model_copy(update={"code": other_code})})
     headers: dict[str, dict[str, str]] = {}
@@ -180,14 +182,24 @@ async def seed_hall(app, client: httpx.AsyncClient, hall_file: Path = TEST_HALL,
         await apply_hall_file(session=session, spec=spec)
         hall = await get_hall(session=session, code=spec.hall.code)
         users = [
-            User(hall_id=hall.id, username=f"{spec.hall.code}-{role.value}", password_hash=password_hash(), role=role.value, active=True)
+            User(
+                hall_id=hall.id,
+                username=f"{spec.hall.code}-{role.value}",
+                password_hash=password_hash(),
+                role=role.value,
+                active=True,
+            )
             for role in Role
         ]
         session.add_all(users)
         await session.commit()
         for user in users:
             token = create_access_token(
-                secret=settings.secret_key, user_id=user.id, role=user.role, hall_id=hall.id, minutes=60
+                secret=settings.secret_key,
+                user_id=user.id,
+                role=user.role,
+                hall_id=hall.id,
+                minutes=60,
             )
             headers[user.role] = {"Authorization": f"Bearer {token}"}
         for kind in DeviceKind:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,20 +13,26 @@ from services.engine.halls.config import parse_hall_file
 from services.engine.halls.service import apply_hall_file, get_hall
 
 
-async def setup_demo(*, session: AsyncSession, hall_file: Path) -> int:
+async def setup_demo(*, session: AsyncSession, hall_text: str) -> int:
     """Load the demo hall and accounts once; print the credentials that one time."""
     if await repository.count_halls(session) > 0:
-        print("database already holds halls; demo set-up skipped (credentials were printed the first time)")
+        print("database already holds halls; demo set-up skipped (credentials were shown once)")
         return 0
-    spec = parse_hall_file(hall_file.read_text(encoding="utf-8"))
+    spec = parse_hall_file(hall_text)
     await apply_hall_file(session=session, spec=spec)
     hall = await get_hall(session=session, code=spec.hall.code)
     lines = [f"Demo hall '{hall.code}' ({hall.name}) loaded. Credentials (shown only now):"]
     for role, username in ((Role.MANAGER, "demo-manager"), (Role.STAFF, "demo-staff")):
         password = secrets.token_urlsafe(9)
-        await auth_service.add_user(session=session, hall=hall, role=role, username=username, password=password)
+        await auth_service.add_user(
+            session=session, hall=hall, role=role, username=username, password=password
+        )
         lines.append(f"  {role.value:8} user     {username} / {password}")
-    for kind, name in ((DeviceKind.KIOSK, "demo-kiosk"), (DeviceKind.GATEWAY, "demo-gateway"), (DeviceKind.DISPLAY, "demo-display")):
+    for kind, name in (
+        (DeviceKind.KIOSK, "demo-kiosk"),
+        (DeviceKind.GATEWAY, "demo-gateway"),
+        (DeviceKind.DISPLAY, "demo-display"),
+    ):
         created = await auth_service.add_device(session=session, hall=hall, kind=kind, name=name)
         lines.append(f"  {kind.value:8} device   {name}: {created.token}")
     print("\n".join(lines))

@@ -25,13 +25,19 @@ CALLS = 100
 @pytest.fixture
 async def second_client(database_url: str):  # type: ignore[no-untyped-def]
     other = create_app(make_settings(database_url))
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=other), base_url="http://b") as http:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=other), base_url="http://b"
+    ) as http:
         yield http
     await other.state.engine.dispose()
 
 
 async def test_concurrent_issue_and_call(
-    client: httpx.AsyncClient, second_client: httpx.AsyncClient, hall: Hall, app, database_url: str  # type: ignore[no-untyped-def]
+    client: httpx.AsyncClient,
+    second_client: httpx.AsyncClient,
+    hall: Hall,
+    app,
+    database_url: str,  # type: ignore[no-untyped-def]
 ) -> None:
     clients = (client, second_client)
 
@@ -51,12 +57,15 @@ async def test_concurrent_issue_and_call(
 
     windows = (1, 2, 3)
     for number in windows:
-        opened = await client.post(f"{API}/{hall.code}/windows/{number}/open", headers=hall.h("staff"))
+        opened = await client.post(
+            f"{API}/{hall.code}/windows/{number}/open", headers=hall.h("staff")
+        )
         assert opened.status_code == 200
 
     async def call(i: int) -> int:
         response = await clients[i % 2].post(
-            f"{API}/{hall.code}/windows/{windows[i % len(windows)]}/call-next", headers=hall.h("gateway")
+            f"{API}/{hall.code}/windows/{windows[i % len(windows)]}/call-next",
+            headers=hall.h("gateway"),
         )
         assert response.status_code == 200, response.text
         return int(response.json()["ticket"]["id"])
@@ -67,15 +76,21 @@ async def test_concurrent_issue_and_call(
     async with app.state.sessionmaker() as session:
         calls_per_ticket = Counter(
             (
-                await session.execute(select(TicketEvent.ticket_id).where(TicketEvent.action == "call"))
+                await session.execute(
+                    select(TicketEvent.ticket_id).where(TicketEvent.action == "call")
+                )
             ).scalars()
         )
         waiting = (
-            await session.execute(select(func.count()).select_from(Ticket).where(Ticket.status == "waiting"))
+            await session.execute(
+                select(func.count()).select_from(Ticket).where(Ticket.status == "waiting")
+            )
         ).scalar_one()
         in_hand = (
             await session.execute(
-                select(func.count()).select_from(Ticket).where(Ticket.status.in_(["called", "serving"]))
+                select(func.count())
+                .select_from(Ticket)
+                .where(Ticket.status.in_(["called", "serving"]))
             )
         ).scalar_one()
     assert max(calls_per_ticket.values()) == 1

@@ -11,14 +11,27 @@ from tests.conftest import Hall
 API = "/api/v1/halls"
 
 
-async def issue(client: httpx.AsyncClient, hall: Hall, service: str = "business", **extra: object) -> dict:
-    response = await client.post(f"{API}/{hall.code}/tickets", json={"service": service, **extra}, headers=hall.h("kiosk"))
+async def issue(
+    client: httpx.AsyncClient, hall: Hall, service: str = "business", **extra: object
+) -> dict:
+    response = await client.post(
+        f"{API}/{hall.code}/tickets", json={"service": service, **extra}, headers=hall.h("kiosk")
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
 
-async def act(client: httpx.AsyncClient, hall: Hall, window: int, action: str, body: dict | None = None, who: str = "staff") -> httpx.Response:
-    return await client.post(f"{API}/{hall.code}/windows/{window}/{action}", json=body, headers=hall.h(who))
+async def act(
+    client: httpx.AsyncClient,
+    hall: Hall,
+    window: int,
+    action: str,
+    body: dict | None = None,
+    who: str = "staff",
+) -> httpx.Response:
+    return await client.post(
+        f"{API}/{hall.code}/windows/{window}/{action}", json=body, headers=hall.h(who)
+    )
 
 
 def assert_problem(response: httpx.Response, status: int, code: str) -> dict:
@@ -51,23 +64,37 @@ async def test_issue_call_finish_rate(client: httpx.AsyncClient, hall: Hall, app
     assert finished.json()["window"]["state"] == "idle"
 
     rating = await client.post(
-        f"{API}/{hall.code}/tickets/{first['id']}/evaluation", json={"level": 5}, headers=hall.h("gateway")
+        f"{API}/{hall.code}/tickets/{first['id']}/evaluation",
+        json={"level": 5},
+        headers=hall.h("gateway"),
     )
     assert rating.status_code == 201, rating.text
     assert rating.json()["window"] == 1 and rating.json()["level"] == 5
 
     again = await client.post(
-        f"{API}/{hall.code}/tickets/{first['id']}/evaluation", json={"level": 4}, headers=hall.h("gateway")
+        f"{API}/{hall.code}/tickets/{first['id']}/evaluation",
+        json={"level": 4},
+        headers=hall.h("gateway"),
     )
     assert_problem(again, 409, "already_rated")
 
-    looked = await client.get(f"{API}/{hall.code}/tickets/{second['id']}", headers=hall.h("display"))
+    looked = await client.get(
+        f"{API}/{hall.code}/tickets/{second['id']}", headers=hall.h("display")
+    )
     assert looked.json()["waiting_ahead"] == 0
 
     async with app.state.sessionmaker() as session:
         actions = (
-            await session.execute(select(TicketEvent.action).where(TicketEvent.ticket_id == first["id"]).order_by(TicketEvent.id))
-        ).scalars().all()
+            (
+                await session.execute(
+                    select(TicketEvent.action)
+                    .where(TicketEvent.ticket_id == first["id"])
+                    .order_by(TicketEvent.id)
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert actions == ["issue", "call", "start", "finish"]
 
 
@@ -75,12 +102,24 @@ async def test_bad_rating_needs_reason(client: httpx.AsyncClient, hall: Hall) ->
     ticket = await issue(client, hall)
     await act(client, hall, 1, "open")
     await act(client, hall, 1, "call-next")
-    not_done = await client.post(f"{API}/{hall.code}/tickets/{ticket['id']}/evaluation", json={"level": 5}, headers=hall.h("gateway"))
+    not_done = await client.post(
+        f"{API}/{hall.code}/tickets/{ticket['id']}/evaluation",
+        json={"level": 5},
+        headers=hall.h("gateway"),
+    )
     assert_problem(not_done, 409, "invalid_ticket_state")
     await act(client, hall, 1, "finish")
-    bare = await client.post(f"{API}/{hall.code}/tickets/{ticket['id']}/evaluation", json={"level": 1}, headers=hall.h("gateway"))
+    bare = await client.post(
+        f"{API}/{hall.code}/tickets/{ticket['id']}/evaluation",
+        json={"level": 1},
+        headers=hall.h("gateway"),
+    )
     assert_problem(bare, 422, "rating_needs_reason")
-    out_of_range = await client.post(f"{API}/{hall.code}/tickets/{ticket['id']}/evaluation", json={"level": 6}, headers=hall.h("gateway"))
+    out_of_range = await client.post(
+        f"{API}/{hall.code}/tickets/{ticket['id']}/evaluation",
+        json={"level": 6},
+        headers=hall.h("gateway"),
+    )
     assert_problem(out_of_range, 422, "validation_error")
     reasoned = await client.post(
         f"{API}/{hall.code}/tickets/{ticket['id']}/evaluation",
@@ -93,25 +132,41 @@ async def test_bad_rating_needs_reason(client: httpx.AsyncClient, hall: Hall) ->
 async def test_quota_and_hours_refusals(client: httpx.AsyncClient, hall: Hall) -> None:
     for _ in range(3):
         await issue(client, hall, "estate")
-    refused = await client.post(f"{API}/{hall.code}/tickets", json={"service": "estate"}, headers=hall.h("kiosk"))
+    refused = await client.post(
+        f"{API}/{hall.code}/tickets", json={"service": "estate"}, headers=hall.h("kiosk")
+    )
     assert_problem(refused, 409, "quota_exhausted")
-    closed = await client.post(f"{API}/{hall.code}/tickets", json={"service": "night"}, headers=hall.h("kiosk"))
+    closed = await client.post(
+        f"{API}/{hall.code}/tickets", json={"service": "night"}, headers=hall.h("kiosk")
+    )
     assert_problem(closed, 409, "outside_service_hours")
-    unknown = await client.post(f"{API}/{hall.code}/tickets", json={"service": "nope"}, headers=hall.h("kiosk"))
+    unknown = await client.post(
+        f"{API}/{hall.code}/tickets", json={"service": "nope"}, headers=hall.h("kiosk")
+    )
     assert_problem(unknown, 404, "not_found")
-    garbage = await client.post(f"{API}/{hall.code}/tickets", content=b"{not json", headers={**hall.h("kiosk"), "content-type": "application/json"})
+    garbage = await client.post(
+        f"{API}/{hall.code}/tickets",
+        content=b"{not json",
+        headers={**hall.h("kiosk"), "content-type": "application/json"},
+    )
     assert_problem(garbage, 422, "validation_error")
-    queues = (await client.get(f"{API}/{hall.code}/queues", headers=hall.h("display"))).json()["queues"]
+    queues = (await client.get(f"{API}/{hall.code}/queues", headers=hall.h("display"))).json()[
+        "queues"
+    ]
     estate = next(q for q in queues if q["service"] == "estate")
     assert estate["waiting"] == 3 and estate["quota_left"] == 0 and estate["windows"] == [1, 2, 4]
 
 
-async def test_one_open_ticket_per_person_and_no_pii_stored(client: httpx.AsyncClient, hall: Hall, app) -> None:  # type: ignore[no-untyped-def]
+async def test_one_open_ticket_per_person_and_no_pii_stored(
+    client: httpx.AsyncClient, hall: Hall, app
+) -> None:  # type: ignore[no-untyped-def]
     id_number = "11010519491231002X"
     phone = "13800138000"
     ticket = await issue(client, hall, id_number=id_number, phone=phone)
     again = await client.post(
-        f"{API}/{hall.code}/tickets", json={"service": "business", "id_number": id_number.lower()}, headers=hall.h("kiosk")
+        f"{API}/{hall.code}/tickets",
+        json={"service": "business", "id_number": id_number.lower()},
+        headers=hall.h("kiosk"),
     )
     assert_problem(again, 409, "duplicate_open_ticket")
     other_service = await issue(client, hall, "estate", id_number=id_number)
@@ -137,13 +192,23 @@ async def test_window_refusals(client: httpx.AsyncClient, hall: Hall) -> None:
     assert_problem(await act(client, hall, 4, "call-next"), 404, "queue_empty")
     assert_problem(await act(client, hall, 99, "open"), 404, "not_found")
     business = await issue(client, hall)
-    assert_problem(await act(client, hall, 4, "call", {"ticket_id": business["id"], "reason": "x"}), 409, "service_not_served")
+    assert_problem(
+        await act(client, hall, 4, "call", {"ticket_id": business["id"], "reason": "x"}),
+        409,
+        "service_not_served",
+    )
     await act(client, hall, 1, "call-next")
     assert_problem(await act(client, hall, 1, "close"), 409, "window_busy")
     taken = await act(client, hall, 2, "open")
     assert taken.status_code == 200
     first = (await client.get(f"{API}/{hall.code}/windows", headers=hall.h("display"))).json()[0]
-    assert_problem(await act(client, hall, 2, "call", {"ticket_id": first["current_ticket_id"], "reason": "x"}), 409, "ticket_not_waiting")
+    assert_problem(
+        await act(
+            client, hall, 2, "call", {"ticket_id": first["current_ticket_id"], "reason": "x"}
+        ),
+        409,
+        "ticket_not_waiting",
+    )
 
 
 async def test_recall_limit_makes_no_show(client: httpx.AsyncClient, hall: Hall) -> None:
@@ -168,8 +233,14 @@ async def test_transfer_keeps_place_and_number(client: httpx.AsyncClient, hall: 
     moved = await act(client, hall, 3, "transfer", {"service": "estate"})
     assert moved.status_code == 200, moved.text
     successor = moved.json()["ticket"]
-    assert successor["number"] == "A001" and successor["service"] == "estate" and successor["status"] == "waiting"
-    old = (await client.get(f"{API}/{hall.code}/tickets/{first['id']}", headers=hall.h("staff"))).json()
+    assert (
+        successor["number"] == "A001"
+        and successor["service"] == "estate"
+        and successor["status"] == "waiting"
+    )
+    old = (
+        await client.get(f"{API}/{hall.code}/tickets/{first['id']}", headers=hall.h("staff"))
+    ).json()
     assert old["status"] == "transferred" and old["transferred_to"] == successor["id"]
     await act(client, hall, 4, "open")
     called = await act(client, hall, 4, "call-next")
@@ -203,7 +274,9 @@ async def test_no_show_requeue_hall_rule(client: httpx.AsyncClient, app) -> None
 
     from tests.conftest import TEST_HALL, seed_hall
 
-    text = TEST_HALL.read_text(encoding="utf-8").replace('no_show = "void"', 'no_show = "requeue"\nrequeue_places = 2')
+    text = TEST_HALL.read_text(encoding="utf-8").replace(
+        'no_show = "void"', 'no_show = "requeue"\nrequeue_places = 2'
+    )
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False, encoding="utf-8") as f:
         f.write(text)
     hall = await seed_hall(app, client, Path(f.name))
@@ -217,3 +290,21 @@ async def test_no_show_requeue_hall_rule(client: httpx.AsyncClient, app) -> None
     assert order == ["A002", "A003", "A001"]
     second = await act(client, hall, 3, "no-show")  # A001 again: only once
     assert second.json()["outcome"] == "no_show"
+
+
+async def test_call_next_finishes_ticket_in_hand(client: httpx.AsyncClient, hall: Hall) -> None:
+    first = await issue(client, hall)
+    second = await issue(client, hall)
+    await act(client, hall, 1, "open")
+    await act(client, hall, 1, "call-next")
+    moved_on = await act(client, hall, 1, "call-next")
+    assert moved_on.json()["ticket"]["number"] == second["number"]
+    done = (await client.get(f"{API}/{hall.code}/tickets/{first['id']}", headers=hall.h("staff"))).json()
+    assert done["status"] == "done"
+    empty = await act(client, hall, 1, "call-next")
+    assert_problem(empty, 404, "queue_empty")
+    # The ticket in hand was still finished: the window is free.
+    second_now = (await client.get(f"{API}/{hall.code}/tickets/{second['id']}", headers=hall.h("staff"))).json()
+    assert second_now["status"] == "done"
+    windows = (await client.get(f"{API}/{hall.code}/windows", headers=hall.h("display"))).json()
+    assert windows[0]["state"] == "idle" and windows[0]["current_ticket"] is None

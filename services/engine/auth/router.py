@@ -30,16 +30,27 @@ class MeOut(BaseModel):
 
 @router.post("/token", response_model=TokenOut)
 async def token(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], session: SessionDep, settings: SettingsDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> TokenOut:
     """Log in with a staff username and password."""
     access = await service.login(
-        session=session, username=form.username, password=form.password,
-        secret=settings.secret_key, minutes=settings.access_token_minutes,
+        session=session,
+        username=form.username,
+        password=form.password,
+        secret=settings.secret_key,
+        minutes=settings.access_token_minutes,
     )
     return TokenOut(access_token=access, expires_in=settings.access_token_minutes * 60)
 
 
 @router.get("/me", response_model=MeOut)
 async def me(principal: CurrentPrincipal) -> MeOut:
-    return MeOut(kind=principal.kind, id=principal.id, role=principal.role, hall_id=principal.hall_id, name=principal.name)
+    return MeOut(
+        kind=principal.kind,
+        id=principal.id,
+        role=principal.role,
+        hall_id=principal.hall_id,
+        name=principal.name,
+    )

@@ -20,7 +20,9 @@ class AccountExists(Refusal):
     title = "An account with that name exists"
 
 
-async def login(*, session: AsyncSession, username: str, password: str, secret: str, minutes: int) -> str:
+async def login(
+    *, session: AsyncSession, username: str, password: str, secret: str, minutes: int
+) -> str:
     """Check a staff password and hand out an access token."""
     user = (
         await session.execute(select(User).where(User.username == username))
@@ -54,7 +56,9 @@ async def principal_from_token(*, session: AsyncSession, token: str, secret: str
 
 
 async def touch_device(*, session: AsyncSession, device_id: int) -> None:
-    await session.execute(update(Device).where(Device.id == device_id).values(last_seen_at=utcnow()))
+    await session.execute(
+        update(Device).where(Device.id == device_id).values(last_seen_at=utcnow())
+    )
 
 
 @dataclass(frozen=True)
@@ -85,16 +89,23 @@ async def add_user(
     return user
 
 
-async def add_device(*, session: AsyncSession, hall: Hall, kind: DeviceKind, name: str) -> NewDevice:
+async def add_device(
+    *, session: AsyncSession, hall: Hall, kind: DeviceKind, name: str
+) -> NewDevice:
     exists = (
-        await session.execute(select(Device.id).where(Device.hall_id == hall.id, Device.name == name))
+        await session.execute(
+            select(Device.id).where(Device.hall_id == hall.id, Device.name == name)
+        )
     ).first()
     if exists:
         raise AccountExists(f"device {name!r} exists in hall {hall.code}")
     token = security.new_device_token()
     device = Device(
-        hall_id=hall.id, kind=kind.value, name=name,
-        token_hash=security.device_token_hash(token), active=True,
+        hall_id=hall.id,
+        kind=kind.value,
+        name=name,
+        token_hash=security.device_token_hash(token),
+        active=True,
     )
     session.add(device)
     await session.commit()

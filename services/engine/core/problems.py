@@ -55,12 +55,21 @@ def install_problem_handlers(app: FastAPI) -> None:
             {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
             for e in exc.errors()
         ]
-        detail = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors
-        ) or "invalid request"
-        return problem(422, "validation_error", "Invalid request", detail, request.url.path, errors=errors)
+        detail = (
+            "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors)
+            or "invalid request"
+        )
+        return problem(
+            422, "validation_error", "Invalid request", detail, request.url.path, errors=errors
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "http_error")
-        return problem(exc.status_code, code, code.replace("_", " ").capitalize(), str(exc.detail), request.url.path)
+        return problem(
+            exc.status_code,
+            code,
+            code.replace("_", " ").capitalize(),
+            str(exc.detail),
+            request.url.path,
+        )

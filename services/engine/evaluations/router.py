@@ -17,7 +17,9 @@ router = APIRouter(prefix="/api/v1/halls/{hall}", tags=["evaluations"])
 class EvaluationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    level: int = Field(ge=1, le=5, description="5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意")
+    level: int = Field(
+        ge=1, le=5, description="5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意"
+    )
     reasons: list[str] = Field(default_factory=list, max_length=10)
     comment: str | None = Field(default=None, max_length=500)
 
@@ -33,12 +35,23 @@ class EvaluationOut(BaseModel):
     created_at: datetime
 
 
-@router.post("/tickets/{ticket_id}/evaluation", status_code=status.HTTP_201_CREATED, response_model=EvaluationOut)
-async def rate(ticket_id: int, body: EvaluationIn, access: RateAccess, session: SessionDep) -> EvaluationOut:
+@router.post(
+    "/tickets/{ticket_id}/evaluation",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EvaluationOut,
+)
+async def rate(
+    ticket_id: int, body: EvaluationIn, access: RateAccess, session: SessionDep
+) -> EvaluationOut:
     """Record the citizen's rating of a finished ticket (from an evaluation pad or kiosk)."""
     evaluation = await service.rate_ticket(
-        session=session, hall=access.hall, ticket_id=ticket_id, level=body.level,
-        reasons=body.reasons, comment=body.comment, principal=access.principal,
+        session=session,
+        hall=access.hall,
+        ticket_id=ticket_id,
+        level=body.level,
+        reasons=body.reasons,
+        comment=body.comment,
+        principal=access.principal,
     )
     numbers = await window_numbers(session, access.hall.id)
     return EvaluationOut(

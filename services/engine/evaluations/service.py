@@ -33,7 +33,9 @@ async def rate_ticket(
     if ticket is None:
         raise NotFound(f"no ticket {ticket_id} in this hall")
     if ticket.status != TicketStatus.DONE.value:
-        raise InvalidTicketState(f"ticket {ticket.number} is {ticket.status}; only a finished ticket is rated")
+        raise InvalidTicketState(
+            f"ticket {ticket.number} is {ticket.status}; only a finished ticket is rated"
+        )
     check_rating(level, reasons, comment)
     existing = (
         await session.execute(select(Evaluation.id).where(Evaluation.ticket_id == ticket.id))

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import tomllib
 from datetime import date
+from itertools import pairwise
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -92,6 +93,59 @@ class PeriodQuotaSpec(_Strict):
         return PeriodQuota(Session.parse(self.hours), self.limit)
 
 
+class BookingSpec(_Strict):
+    """Appointments (预约) for a hall: slots, release, cutoffs, arrival window, no-shows.
+
+    ``[hall.booking]`` turns booking on for every active service of the hall;
+    a service may override the slot fields (or switch booking off) in its own
+    ``booking`` table.
+    """
+
+    enabled: bool = True
+    capacity_per_slot: int = Field(default=5, ge=0, le=10_000)
+    slot_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    release_days_ahead: int = Field(default=7, ge=0, le=90)
+    release_time: str = Field(default="09:00", pattern=r"^\d{2}:\d{2}$")
+    # Booking closes this long before a slot starts.
+    book_cutoff_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
+    one_per_person_per_day: bool = True
+    cancel_cutoff_hours: float = Field(default=2.0, ge=0, le=24 * 7)
+    arrive_early_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    arrive_late_minutes: int = Field(default=15, ge=0, le=24 * 60)
+    no_show_limit: int = Field(default=3, ge=1, le=100)
+    no_show_period_days: int = Field(default=30, ge=1, le=365)
+    suspension_days: int = Field(default=30, ge=0, le=365)
+    # The partner's webhook fires when a booked ticket is this many places from the window.
+    notify_places_ahead: int = Field(default=3, ge=0, le=100)
+
+    @field_validator("release_time")
+    @classmethod
+    def _release_time(cls, value: str) -> str:
+        hours, minutes = (int(part) for part in value.split(":"))
+        if hours > 23 or minutes > 59:
+            raise ValueError("release_time must be a time of day, HH:MM")
+        return value
+
+
+class ServiceBookingSpec(_Strict):
+    """A service's own booking fields; unset ones follow ``[hall.booking]``."""
+
+    enabled: bool = True
+    capacity_per_slot: int | None = Field(default=None, ge=0, le=10_000)
+    slot_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
+    release_days_ahead: int | None = Field(default=None, ge=0, le=90)
+    release_time: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
+    book_cutoff_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
+    cancel_cutoff_hours: float | None = Field(default=None, ge=0, le=24 * 7)
+    arrive_early_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    arrive_late_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+
+    def over(self, hall: BookingSpec) -> BookingSpec:
+        """The hall's booking settings with this service's own laid over them."""
+        own = self.model_dump(exclude_none=True)
+        return hall.model_copy(update=own)
+
+
 class ServiceSpec(_Strict):
     code: str
     name: str
@@ -102,6 +156,7 @@ class ServiceSpec(_Strict):
     hours: dict[str, list[str]] | None = None
     target_wait_minutes: int = Field(default=20, ge=1)
     average_handle_minutes: float = Field(default=8.0, gt=0)
+    booking: ServiceBookingSpec | None = None
 
     @field_validator("code")
     @classmethod
@@ -115,7 +170,7 @@ class ServiceSpec(_Strict):
         if self.hours is not None:
             weekly_from_mapping(self.hours)
         quotas = sorted(q.quota().session for q in self.period_quotas)
-        for a, b in zip(quotas, quotas[1:], strict=False):
+        for a, b in pairwise(quotas):
             if b.start < a.end:
                 raise ValueError(f"period quotas {a} and {b} overlap")
         return self
@@ -141,6 +196,8 @@ class HallSpec(_Strict):
     notice: str = ""
     hours: HoursSpec = Field(default_factory=HoursSpec)
     rules: RulesSpec = Field(default_factory=RulesSpec)
+    # Appointments (预约); absent means the hall takes no bookings.
+    booking: BookingSpec | None = None
 
     @field_validator("code")
     @classmethod
@@ -171,7 +228,9 @@ class HallFile(_Strict):
             raise ValueError("service codes must be unique in a hall")
         prefixes = [s.prefix for s in self.services]
         if len(set(prefixes)) != len(prefixes):
-            raise ValueError("ticket prefixes must be unique in a hall (A001 must mean one service)")
+            raise ValueError(
+                "ticket prefixes must be unique in a hall (A001 must mean one service)"
+            )
         numbers = [w.number for w in self.windows]
         if len(set(numbers)) != len(numbers):
             raise ValueError("window numbers must be unique in a hall")
@@ -216,10 +275,12 @@ def sessions_text(sessions: tuple[Session, ...]) -> list[str]:
 
 
 __all__ = [
+    "BookingSpec",
     "HallFile",
     "HallSpec",
     "HoursSpec",
     "RulesSpec",
+    "ServiceBookingSpec",
     "ServiceSpec",
     "WindowSpec",
     "parse_hall_file",

@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from itertools import pairwise
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
@@ -51,7 +52,7 @@ def _hhmm(minutes: int) -> str:
 def parse_sessions(texts: Iterable[str]) -> tuple[Session, ...]:
     """Parse and sort a day's sessions, refusing overlaps."""
     sessions = tuple(sorted(Session.parse(t) for t in texts))
-    for a, b in zip(sessions, sessions[1:], strict=False):
+    for a, b in pairwise(sessions):
         if b.start < a.end:
             raise ValueError(f"sessions {a} and {b} overlap")
     return sessions
@@ -162,7 +163,7 @@ def weekly_from_mapping(raw: Mapping[str, Iterable[str]]) -> dict[int, tuple[Ses
 
 def _check_overlaps(sessions: list[Session]) -> tuple[Session, ...]:
     ordered = tuple(sorted(sessions))
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in pairwise(ordered):
         if b.start < a.end:
             raise ValueError(f"sessions {a} and {b} overlap")
     return ordered

@@ -23,7 +23,9 @@ async def count_halls(session: AsyncSession) -> int:
     return len((await session.execute(select(Hall.id))).all())
 
 
-async def services_of(session: AsyncSession, hall_id: int, *, active_only: bool = False) -> Sequence[Service]:
+async def services_of(
+    session: AsyncSession, hall_id: int, *, active_only: bool = False
+) -> Sequence[Service]:
     query = select(Service).where(Service.hall_id == hall_id)
     if active_only:
         query = query.where(Service.active.is_(True))
@@ -42,7 +44,9 @@ async def get_service(session: AsyncSession, service_id: int) -> Service | None:
     return await session.get(Service, service_id)
 
 
-async def windows_of(session: AsyncSession, hall_id: int, *, active_only: bool = False) -> Sequence[Window]:
+async def windows_of(
+    session: AsyncSession, hall_id: int, *, active_only: bool = False
+) -> Sequence[Window]:
     query = select(Window).where(Window.hall_id == hall_id)
     if active_only:
         query = query.where(Window.active.is_(True))
@@ -51,9 +55,13 @@ async def windows_of(session: AsyncSession, hall_id: int, *, active_only: bool =
 
 async def window_services_of(session: AsyncSession, hall_id: int) -> Sequence[WindowService]:
     return (
-        await session.execute(
-            select(WindowService)
-            .join(Window, Window.id == WindowService.window_id)
-            .where(Window.hall_id == hall_id)
+        (
+            await session.execute(
+                select(WindowService)
+                .join(Window, Window.id == WindowService.window_id)
+                .where(Window.hall_id == hall_id)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )

@@ -54,8 +54,12 @@ async def get_hall(access: ReadAccess, session: SessionDep) -> HallOut:
         rules=rules_of(hall).model_dump(mode="json"),
         services=[
             ServiceOut(
-                code=s.code, name=s.name, prefix=s.prefix, daily_quota=s.daily_quota,
-                target_wait_minutes=s.target_wait_minutes, active=s.active,
+                code=s.code,
+                name=s.name,
+                prefix=s.prefix,
+                daily_quota=s.daily_quota,
+                target_wait_minutes=s.target_wait_minutes,
+                active=s.active,
             )
             for s in await repository.services_of(session, hall.id)
         ],

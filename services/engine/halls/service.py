@@ -93,7 +93,10 @@ async def apply_hall_file(*, session: AsyncSession, spec: HallFile) -> ApplyRepo
     await session.flush()
 
     existing_windows = {w.number: w for w in await repository.windows_of(session, hall.id)}
-    links = {(ws.window_id, ws.service_id): ws for ws in await repository.window_services_of(session, hall.id)}
+    links = {
+        (ws.window_id, ws.service_id): ws
+        for ws in await repository.window_services_of(session, hall.id)
+    }
     for win in spec.windows:
         values = {"name": win.name or f"{win.number}号窗口", "kind": win.kind.value, "active": True}
         window = existing_windows.pop(win.number, None)
@@ -108,7 +111,9 @@ async def apply_hall_file(*, session: AsyncSession, spec: HallFile) -> ApplyRepo
         for service_id, weight in wanted.items():
             link = links.pop((window.id, service_id), None)
             if link is None:
-                session.add(WindowService(window_id=window.id, service_id=service_id, weight=weight))
+                session.add(
+                    WindowService(window_id=window.id, service_id=service_id, weight=weight)
+                )
                 report.changes.append(f"window {win.number}: serves service #{service_id}")
             elif link.weight != weight:
                 report.changes.append(f"window {win.number}: weight {link.weight} -> {weight}")

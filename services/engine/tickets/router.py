@@ -11,7 +11,12 @@ from services.engine.tickets.states import TicketSource
 
 router = APIRouter(prefix="/api/v1/halls/{hall}", tags=["tickets"])
 
-_SOURCE = {"kiosk": TicketSource.KIOSK, "staff": TicketSource.STAFF, "manager": TicketSource.STAFF, "admin": TicketSource.STAFF}
+_SOURCE = {
+    "kiosk": TicketSource.KIOSK,
+    "staff": TicketSource.STAFF,
+    "manager": TicketSource.STAFF,
+    "admin": TicketSource.STAFF,
+}
 
 
 def to_out(view: service.TicketView) -> TicketOut:
@@ -21,8 +26,8 @@ def to_out(view: service.TicketView) -> TicketOut:
         number=t.number,
         service=view.service.code,
         service_name=view.service.name,
-        status=t.status,  # type: ignore[arg-type]
-        priority=t.priority,  # type: ignore[arg-type]
+        status=t.status,
+        priority=t.priority,
         source=t.source,
         waiting_ahead=view.waiting_ahead,
         issued_at=t.issued_at,
@@ -40,7 +45,9 @@ def to_out(view: service.TicketView) -> TicketOut:
 
 
 @router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=TicketOut)
-async def issue_ticket(body: IssueTicketIn, access: IssueAccess, session: SessionDep, settings: SettingsDep) -> TicketOut:
+async def issue_ticket(
+    body: IssueTicketIn, access: IssueAccess, session: SessionDep, settings: SettingsDep
+) -> TicketOut:
     """取号: take the next number of a service."""
     issued = await service.issue_ticket(
         session=session,
@@ -53,7 +60,9 @@ async def issue_ticket(body: IssueTicketIn, access: IssueAccess, session: Sessio
         id_number=body.id_number,
         phone=body.phone,
     )
-    return to_out(service.TicketView(issued.ticket, issued.service, issued.waiting_ahead, None, None))
+    return to_out(
+        service.TicketView(issued.ticket, issued.service, issued.waiting_ahead, None, None)
+    )
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
@@ -62,9 +71,14 @@ async def get_ticket(ticket_id: int, access: ReadAccess, session: SessionDep) ->
 
 
 @router.post("/tickets/{ticket_id}/cancel", response_model=TicketOut)
-async def cancel_ticket(ticket_id: int, access: CancelAccess, session: SessionDep, body: CancelIn | None = None) -> TicketOut:
+async def cancel_ticket(
+    ticket_id: int, access: CancelAccess, session: SessionDep, body: CancelIn | None = None
+) -> TicketOut:
     view = await service.cancel_ticket(
-        session=session, hall=access.hall, ticket_id=ticket_id, principal=access.principal,
+        session=session,
+        hall=access.hall,
+        ticket_id=ticket_id,
+        principal=access.principal,
         reason=body.reason if body else None,
     )
     return to_out(view)

@@ -177,14 +177,16 @@ async def _announce_call(
 
 async def _finish_in_hand(
     session: AsyncSession, hall: Hall, window: Window, principal: Principal, now: datetime
-) -> None:
+) -> bool:
     """顺呼: calling the next citizen finishes the one in hand."""
-    if WindowState(window.state) in HOLDING_TICKET:
-        ticket, service = await _held(session, window)
-        _close_held(
-            session, hall, window, ticket, service, action=TicketAction.FINISH,
-            principal=principal, now=now, detail={"by": "call_next"},
-        )
+    if WindowState(window.state) not in HOLDING_TICKET:
+        return False
+    ticket, service = await _held(session, window)
+    _close_held(
+        session, hall, window, ticket, service, action=TicketAction.FINISH,
+        principal=principal, now=now, detail={"by": "call_next"},
+    )
+    return True
 
 
 async def call_next(
