@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import unicodedata
+
+
+def _halfwidth(raw: str) -> str:
+    # Chinese input methods type full-width digits and letters (１３８, ｘ).
+    return unicodedata.normalize("NFKC", raw)
 
 
 def normalise_id_number(raw: str) -> str:
     """Resident ID numbers compare upper-case without spaces (trailing X)."""
-    return "".join(raw.split()).upper()
+    return "".join(_halfwidth(raw).split()).upper()
 
 
 def normalise_phone(raw: str) -> str:
-    digits = "".join(ch for ch in raw if ch.isdigit())
-    return digits[-11:] if len(digits) > 11 and digits.startswith("86") else digits
+    """Digits only, without the country code (+86 or 0086) of a mainland number."""
+    digits = "".join(ch for ch in _halfwidth(raw) if "0" <= ch <= "9")
+    for country in ("0086", "86"):
+        if digits.startswith(country) and len(digits) == len(country) + 11:
+            return digits[len(country) :]
+    return digits
 
 
 def keyed_hash(key: str, kind: str, value: str) -> str:

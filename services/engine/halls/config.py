@@ -256,10 +256,15 @@ def hall_file_from_dict(raw: dict[str, Any]) -> HallFile:
     try:
         return HallFile.model_validate(raw)
     except ValidationError as err:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
-        )
+        problems = "; ".join(_problem(e["loc"], e["msg"]) for e in err.errors())
         raise HallConfigInvalid(f"hall file refused: {problems}") from err
+
+
+def _problem(loc: tuple[int | str, ...], msg: str) -> str:
+    """``services.1.prefix: ...``; a problem of the whole file names no location."""
+    msg = msg.removeprefix("Value error, ")
+    where = ".".join(str(p) for p in loc)
+    return f"{where}: {msg}" if where else msg
 
 
 def service_schedule(hall_hours: HoursSpec, service_hours: dict[str, list[str]] | None) -> Schedule:
