@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck migrate clean
+.PHONY: run test lint format typecheck migrate clean bench
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ format: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy services drivers kiosk_client
+
+# Benchmarks on PostgreSQL (needs pgbench and wrk; as root, wrk is installed from Debian's packages).
+bench: $(STAMP)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 migrate: $(STAMP)
 	$(BIN)/jiaohao migrate

@@ -45,6 +45,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level,
+        access_log=settings.access_log,
         proxy_headers=True,
     )
     return 0
@@ -132,6 +133,29 @@ def cmd_device_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_partner_add(args: argparse.Namespace) -> int:
+    from services.engine.core.errors import Refusal
+    from services.engine.partners.service import add_partner
+
+    async def work(session: AsyncSession) -> tuple[str, str]:
+        hall = await _hall(session, args.hall)
+        created = await add_partner(
+            session=session, hall=hall, name=args.name, webhook_url=args.webhook,
+            secret_key=get_settings().secret_key, rate_per_minute=args.rate,
+        )
+        return created.partner.key_id, created.secret
+
+    try:
+        key_id, secret = _run_db(work)
+    except Refusal as err:
+        print(err.detail, file=sys.stderr)
+        return 2
+    print(f"partner {args.name} added to hall {args.hall}; its key (shown once, keep it safe):")
+    print(f"key id: {key_id}")
+    print(f"secret: {secret}")
+    return 0
+
+
 def cmd_demo_setup(args: argparse.Namespace) -> int:
     from services.engine.demo import setup_demo
 
@@ -183,6 +207,14 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = devices.add_parser("simulate", help="start simulated keypads, boards, pads and a printer on ptys")
     simulate.add_argument("--config", required=True)
     simulate.set_defaults(func=cmd_devices_simulate)
+
+    partner = sub.add_parser("partner", help="booking partners (mini-program servers)").add_subparsers(dest="partner_command", required=True)
+    partner_add = partner.add_parser("add", help="add a partner and print its signing key once")
+    partner_add.add_argument("--hall", required=True)
+    partner_add.add_argument("--name", required=True)
+    partner_add.add_argument("--webhook", help="URL the engine POSTs signed notifications to")
+    partner_add.add_argument("--rate", type=int, default=600, help="requests a minute (default 600)")
+    partner_add.set_defaults(func=cmd_partner_add)
 
     demo = sub.add_parser("demo-setup", help="load the demo hall and demo accounts into an empty database")
     demo.add_argument("--file", default=str(Path(__file__).resolve().parents[1] / "deploy/halls/demo.toml"))

@@ -27,8 +27,20 @@ class Settings(BaseSettings):
     pii_key: str = DEFAULT_PII_KEY
     access_token_minutes: int = Field(default=12 * 60, ge=1)
     log_level: str = "info"
+    # One line per request; halls with busy kiosks may turn it off.
+    access_log: bool = True
     # Outbox rows older than this are pruned.
     event_retention_days: int = Field(default=7, ge=1)
+    event_prune_interval_seconds: float = Field(default=3600, gt=0)
+    # Real-time bus (docs/bus.md): heartbeat period, per-client buffer, longest replay.
+    bus_heartbeat_seconds: float = Field(default=15, gt=0)
+    bus_client_buffer: int = Field(default=512, ge=1)
+    bus_max_replay: int = Field(default=5000, ge=1)
+    # Each hall channel re-reads the outbox head this often (a lost NOTIFY heals by then).
+    bus_resync_seconds: float = Field(default=30, gt=0)
+    # Hall display (综合屏): how often each call is spoken, and recorded clips replacing ours.
+    voice_repeat: int = Field(default=2, ge=1, le=5)
+    voice_dir: str | None = None
     public_base_url: str = "http://127.0.0.1:8000"
 
     @model_validator(mode="after")

@@ -1,0 +1,301 @@
+"""`make bench`: the engine against the database's own limit, on PostgreSQL.
+
+Measures, in one run on this machine:
+1. pgbench running the engine's issue-ticket transaction (bench/issue_ticket.pgbench);
+2. the engine issuing tickets over HTTP with a kiosk token at 32 and 64 clients
+   (wrk, bench/issue.lua), and call-next throughput over 40 windows (bench/call_next.lua);
+3. call-to-screen latency over WebSockets across 2 engine processes (bench/ws.py);
+4. memory per idle WebSocket connection.
+Prints one table and writes bench/results/latest.json. Only loopback is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench"
+RESULTS = BENCH / "results"
+PG_ADMIN = os.environ.get("JIAOHAO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+DB_NAME = "jiaohao_bench"
+SECRET_ENV = {
+    "JIAOHAO_ENVIRONMENT": "production",
+    "JIAOHAO_SECRET_KEY": "bench-secret-key-0123456789abcdef",
+    "JIAOHAO_PII_KEY": "bench-pii-key-0123456789abcdef",
+    "JIAOHAO_LOG_LEVEL": "warning",
+    "JIAOHAO_ACCESS_LOG": "false",
+}
+
+
+def db_url(driver: str = "postgresql") -> str:
+    base = PG_ADMIN.rsplit("/", 1)[0]
+    return f"{base}/{DB_NAME}".replace("postgresql://", f"{driver}://", 1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def need(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None and tool == "wrk" and os.geteuid() == 0:
+        print("installing wrk from Debian's packages ...", file=sys.stderr)
+        subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, capture_output=True)
+        path = shutil.which(tool)
+    if path is None:
+        sys.exit(f"bench needs `{tool}` (Debian package {'postgresql-client' if tool == 'pgbench' else tool})")
+    return path
+
+
+async def admin(sql: str) -> None:
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Setup:
+    hall_id: int
+    pg_hall_id: int
+    service_ids: list[int]
+    pg_service_ids: list[int]
+    kiosk_token: str
+    gateway_token: str
+    display_token: str
+
+
+async def setup_database() -> Setup:
+    """A fresh database: migrated, the bench hall twice (engine / pgbench), device tokens."""
+    await admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+    await admin(f'CREATE DATABASE "{DB_NAME}"')
+    from services.engine.migrate import upgrade
+
+    await asyncio.to_thread(upgrade, db_url("postgresql+asyncpg"))
+    import services.engine.models  # noqa: F401
+    from services.engine.auth import service as auth_service
+    from services.engine.auth.permissions import DeviceKind
+    from services.engine.core.db import make_engine, make_sessionmaker
+    from services.engine.halls.config import parse_hall_file
+    from services.engine.halls.repository import services_of
+    from services.engine.halls.service import apply_hall_file, get_hall
+
+    text = (BENCH / "bench-hall.toml").read_text(encoding="utf-8")
+    engine = make_engine(db_url("postgresql+asyncpg"))
+    tokens: dict[str, str] = {}
+    async with make_sessionmaker(engine)() as session:
+        spec = parse_hall_file(text)
+        await apply_hall_file(session=session, spec=spec)
+        pg_spec = spec.model_copy(update={"hall": spec.hall.model_copy(update={"code": "benchpg"})})
+        await apply_hall_file(session=session, spec=pg_spec)
+        hall = await get_hall(session=session, code="bench")
+        pg_hall = await get_hall(session=session, code="benchpg")
+        for kind in (DeviceKind.KIOSK, DeviceKind.GATEWAY, DeviceKind.DISPLAY):
+            created = await auth_service.add_device(session=session, hall=hall, kind=kind, name=f"bench-{kind.value}")
+            tokens[kind.value] = created.token
+        services = [s.id for s in await services_of(session, hall.id)]
+        pg_services = [s.id for s in await services_of(session, pg_hall.id)]
+    await engine.dispose()
+    return Setup(hall.id, pg_hall.id, services, pg_services, tokens["kiosk"], tokens["gateway"], tokens["display"])
+
+
+def run_pgbench(setup: Setup, clients: int, duration: int) -> dict[str, float]:
+    """pgbench's own rate for the issue transaction."""
+    out = subprocess.run(
+        [
+            need("pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(duration),
+            "-f", str(BENCH / "issue_ticket.pgbench"),
+            "-D", f"hall={setup.pg_hall_id}",
+            "-D", f"svc_min={min(setup.pg_service_ids)}", "-D", f"svc_max={max(setup.pg_service_ids)}",
+            db_url(),
+        ],
+        check=True, capture_output=True, text=True,
+    ).stdout
+    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))  # type: ignore[union-attr]
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    return {"tps": tps, "latency_avg_ms": latency, "failed": float(failed.group(1)) if failed else 0.0}
+
+
+@contextmanager
+def engine_processes(count: int, workers: int) -> Iterator[list[str]]:
+    """Start `count` engine servers (each with `workers` processes) on loopback."""
+    env = {**os.environ, **SECRET_ENV, "JIAOHAO_DATABASE_URL": db_url("postgresql+asyncpg"),
+           "JIAOHAO_DATABASE_POOL_SIZE": "20"}
+    procs: list[subprocess.Popen[bytes]] = []
+    urls: list[str] = []
+    try:
+        for _ in range(count):
+            port = free_port()
+            procs.append(subprocess.Popen(
+                [str(ROOT / ".venv/bin/jiaohao"), "serve", "--host", "127.0.0.1", "--port", str(port),
+                 "--workers", str(workers)],
+                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            ))
+            urls.append(f"http://127.0.0.1:{port}")
+        for url in urls:
+            wait_ready(url)
+        yield urls
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"engine at {url} did not become ready")
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def parse_wrk(out: str) -> dict[str, float]:
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    result = {"rps": rps}
+    for pct in ("50", "90", "99"):
+        match = re.search(rf"^\s+{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if match:
+            result[f"p{pct}_ms"] = float(match.group(1)) * _UNITS[match.group(2)]
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    result["non_2xx"] = float(bad.group(1)) if bad else 0.0
+    result["socket_errors"] = float(sum(int(g) for g in errors.groups())) if errors else 0.0
+    total = re.search(r"(\d+) requests in", out)
+    result["requests"] = float(total.group(1)) if total else 0.0
+    return result
+
+
+def run_wrk(url: str, script: str, clients: int, duration: int, env: dict[str, str]) -> dict[str, float]:
+    out = subprocess.run(
+        [need("wrk"), "-t", "2", "-c", str(clients), "-d", f"{duration}s", "--latency", "-s", str(BENCH / script), url],
+        check=True, capture_output=True, text=True, env={**os.environ, **env},
+    ).stdout
+    return parse_wrk(out)
+
+
+async def fill_queue(setup: Setup, tickets: int) -> None:
+    """Waiting tickets and open windows for the call-next run (written directly, fast)."""
+    conn = await asyncpg.connect(db_url())
+    try:
+        per = tickets // len(setup.service_ids)
+        for service_id in setup.service_ids:
+            await conn.execute(
+                """
+                WITH c AS (
+                  INSERT INTO ticket_counters (hall_id, service_id, business_date, last_sequence)
+                  VALUES ($1, $2, DATE '2000-01-01', $3)
+                  ON CONFLICT (hall_id, service_id, business_date) DO UPDATE SET last_sequence = EXCLUDED.last_sequence
+                  RETURNING last_sequence)
+                INSERT INTO tickets (hall_id, service_id, origin_service_id, business_date, sequence, number,
+                                     priority, source, status, recall_count, requeue_count, queued_at, issued_at)
+                SELECT $1, $2, $2, DATE '2000-01-01', g, 'Q' || g, 'normal', 'kiosk', 'waiting', 0, 0,
+                       now() - interval '1 hour' + g * interval '1 millisecond', now()
+                FROM generate_series(1, $3) AS g
+                """,
+                setup.hall_id, service_id, per,
+            )
+        await conn.execute("UPDATE windows SET state = 'idle' WHERE hall_id = $1", setup.hall_id)
+    finally:
+        await conn.close()
+
+
+def table(rows: list[tuple[str, str]]) -> str:
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=10, help="seconds per load run")
+    parser.add_argument("--workers", type=int, default=2, help="engine worker processes")
+    parser.add_argument("--sockets", default="1000,5000", help="WebSocket screen counts")
+    parser.add_argument("--skip-ws", action="store_true")
+    args = parser.parse_args(argv)
+    need("pgbench")
+    need("wrk")
+    started = datetime.now(UTC)
+    setup = asyncio.run(setup_database())
+    results: dict[str, Any] = {"started": started.isoformat(), "machine": {"cores": os.cpu_count()}}
+
+    results["pgbench"] = {str(c): run_pgbench(setup, c, args.duration) for c in (32, 64)}
+    with engine_processes(1, args.workers) as (url,):
+        env = {"JH_TOKEN": setup.kiosk_token, "JH_HALL": "bench"}
+        run_wrk(url, "issue.lua", 32, 2, env)  # warm-up: connections, caches, JIT-free paths
+        results["issue"] = {str(c): run_wrk(url, "issue.lua", c, args.duration, env) for c in (32, 64)}
+        asyncio.run(fill_queue(setup, 60_000))
+        results["call_next"] = run_wrk(
+            url, "call_next.lua", 40, args.duration,
+            {"JH_TOKEN": setup.gateway_token, "JH_HALL": "bench", "JH_WINDOWS": "40"},
+        )
+    if not args.skip_ws:
+        try:
+            from bench import ws
+        except ImportError as err:
+            results["ws"] = {"skipped": f"WebSocket bench unavailable: {err}"}
+        else:
+            counts = [int(n) for n in args.sockets.split(",")]
+            with engine_processes(2, 1) as urls:
+                results["ws"] = asyncio.run(ws.measure(urls, setup, counts))
+
+    rows: list[tuple[str, str]] = []
+    for c in ("32", "64"):
+        pg = results["pgbench"][c]
+        issue = results["issue"][c]
+        ratio = issue["rps"] / pg["tps"] if pg["tps"] else 0.0
+        results["issue"][c]["ratio_to_pgbench"] = ratio
+        rows.append((f"pgbench issue transaction, {c} clients", f"{pg['tps']:.0f} tps (avg {pg['latency_avg_ms']:.2f} ms)"))
+        rows.append((f"engine issue over HTTP, {c} clients", f"{issue['rps']:.0f} req/s, p50 {issue.get('p50_ms', 0):.1f} ms, p99 {issue.get('p99_ms', 0):.1f} ms, non-2xx {issue['non_2xx']:.0f}"))
+        rows.append((f"engine / pgbench, {c} clients", f"{ratio:.2f}  (target >= 0.5)"))
+    cn = results["call_next"]
+    rows.append(("call-next, 40 windows, 40 clients", f"{cn['rps']:.0f} req/s, p99 {cn.get('p99_ms', 0):.1f} ms, non-2xx {cn['non_2xx']:.0f}"))
+    ws_result = results.get("ws", {})
+    if "skipped" in ws_result:
+        rows.append(("WebSocket screens", ws_result["skipped"]))
+    for key, value in ws_result.items():
+        if key.startswith("screens_"):
+            rows.append((f"call-to-screen, {key[8:]} screens", f"p50 {value['p50_ms']:.1f} ms, p99 {value['p99_ms']:.1f} ms, max {value['max_ms']:.1f} ms, received {value['received']}/{value['expected']}"))
+    if "idle_socket_kb" in ws_result:
+        rows.append(("memory per idle socket", f"{ws_result['idle_socket_kb']:.1f} KB (target <= 30)"))
+    results["finished"] = datetime.now(UTC).isoformat()
+    print(table(rows))
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(f"\nwritten {RESULTS / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
