@@ -9,12 +9,15 @@ from fastapi import FastAPI
 
 import services.engine.models  # noqa: F401  (every table known to the ORM)
 from services.engine.auth.router import router as auth_router
+from services.engine.bookings.router import partner_router as partner_bookings_router
+from services.engine.bookings.router import staff_router as bookings_router
 from services.engine.config import Settings, get_settings
 from services.engine.core.db import make_engine, make_sessionmaker
 from services.engine.core.problems import install_problem_handlers
 from services.engine.evaluations.router import router as evaluations_router
 from services.engine.events.hub import EventHub
 from services.engine.halls.router import router as halls_router
+from services.engine.partners.webhooks import WebhookWorker
 from services.engine.tickets.router import router as tickets_router
 from services.engine.windows.router import router as windows_router
 
@@ -36,7 +39,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.webhook_worker.start()  # partner webhooks, no-show sweep
         yield
+        await app.state.webhook_worker.stop()
         await engine.dispose()
 
     app = FastAPI(title="jiaohao ticket engine", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
@@ -44,9 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
     app.state.hub = EventHub()
+    app.state.webhook_worker = WebhookWorker(app.state.sessionmaker, settings)
     install_problem_handlers(app)
     for router in (auth_router, halls_router, tickets_router, windows_router, evaluations_router):
         app.include_router(router)
+    app.include_router(bookings_router)
+    app.include_router(partner_bookings_router)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

@@ -1,24 +1,33 @@
 """Every table, imported once so Alembic and the app see the whole schema."""
 
 from services.engine.auth.models import Device, User
+from services.engine.bookings.models import Booking, BookingConfig, BookingSlot
 from services.engine.core.db import Base
 from services.engine.evaluations.models import Evaluation
 from services.engine.events.models import HallEvent
 from services.engine.halls.models import Hall, Service
+from services.engine.partners.models import Partner, PartnerNonce, WebhookCursor, WebhookDelivery
 from services.engine.tickets.models import Ticket, TicketCounter, TicketEvent
 from services.engine.windows.models import Window, WindowService
 
 __all__ = [
     "Base",
+    "Booking",
+    "BookingConfig",
+    "BookingSlot",
     "Device",
     "Evaluation",
     "Hall",
     "HallEvent",
+    "Partner",
+    "PartnerNonce",
     "Service",
     "Ticket",
     "TicketCounter",
     "TicketEvent",
     "User",
+    "WebhookCursor",
+    "WebhookDelivery",
     "Window",
     "WindowService",
 ]

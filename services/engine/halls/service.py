@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.engine.bookings.repository import save_config as save_booking_config
+from services.engine.bookings.rules import booking_config_of
 from services.engine.core.db import utcnow
 from services.engine.core.errors import NotFound
 from services.engine.events import outbox
@@ -129,6 +131,8 @@ async def apply_hall_file(*, session: AsyncSession, spec: HallFile) -> ApplyRepo
         report.changes.append(f"window #{window_id}: no longer serves service #{service_id}")
     for retired_window in existing_windows.values():
         _assign(retired_window, {"active": False}, f"window {retired_window.number}", report)
+    if await save_booking_config(session, hall.id, booking_config_of(spec)):
+        report.changes.append("booking settings updated")
 
     if report.changed:
         hall.updated_at = utcnow()

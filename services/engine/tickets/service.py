@@ -82,6 +82,49 @@ async def issue_ticket(
     now: datetime | None = None,
 ) -> IssuedTicket:
     """Issue the next number of a service, inside its hours and quotas."""
+    phone_digits = pii.normalise_phone(phone) if phone else None
+    issued = await issue_ticket_uncommitted(
+        session=session,
+        hall=hall,
+        service_code=service_code,
+        priority=priority,
+        source=source,
+        principal=principal,
+        person_hash=(
+            pii.keyed_hash(pii_key, "id", pii.normalise_id_number(id_number)) if id_number else None
+        ),
+        phone_hash=pii.keyed_hash(pii_key, "phone", phone_digits) if phone_digits else None,
+        phone_tail=pii.tail(phone_digits) if phone_digits else None,
+        now=now,
+    )
+    try:
+        await outbox.commit(session)
+    except IntegrityError as err:  # pragma: no cover - the counter lock makes this unreachable
+        raise QuotaExhausted("could not take a number, please try again") from err
+    return issued
+
+
+async def issue_ticket_uncommitted(
+    *,
+    session: AsyncSession,
+    hall: Hall,
+    service_code: str,
+    priority: PriorityClass,
+    source: TicketSource,
+    principal: Principal,
+    person_hash: str | None = None,
+    phone_hash: str | None = None,
+    phone_tail: str | None = None,
+    now: datetime | None = None,
+    reserved: bool = False,
+) -> IssuedTicket:
+    """Everything :func:`issue_ticket` does except the commit, for callers that
+    change more in the same transaction (a booking checked in becomes a ticket).
+
+    ``reserved`` marks a place held in advance (a booking checked in within its
+    arrival window): the service's hours and quotas were applied when it was
+    booked, so they are not applied again.
+    """
     now = now or utcnow()
     service = await halls_repo.get_service_by_code(session, hall.id, service_code)
     if service is None:
@@ -91,7 +134,7 @@ async def issue_ticket(
     tz = ZoneInfo(hall.timezone)
     local = now.astimezone(tz)
     schedule = service_schedule(hours_of(hall), service.hours)
-    if not schedule.is_open(local):
+    if not reserved and not schedule.is_open(local):
         opens = schedule.next_opening(local)
         when = opens.strftime("%Y-%m-%d %H:%M") if opens else None
         raise OutsideServiceHours(
@@ -100,22 +143,18 @@ async def issue_ticket(
             next_opening=opens.isoformat() if opens else None,
         )
     day = business_date(now, hall.timezone)
-    person_hash = (
-        pii.keyed_hash(pii_key, "id", pii.normalise_id_number(id_number)) if id_number else None
-    )
-    phone_digits = pii.normalise_phone(phone) if phone else None
 
     # The counter upsert locks this service's day: quota and duplicate checks
     # below are safe against concurrent issuers, in any engine process.
     sequence = await repository.next_sequence(session, hall.id, service.id, day)
-    if service.daily_quota is not None and sequence > service.daily_quota:
+    if not reserved and service.daily_quota is not None and sequence > service.daily_quota:
         raise QuotaExhausted(
             f"{service.name}: today's {service.daily_quota} tickets are all taken "
             "(号已取完, 可直接到窗口咨询)",
             service=service.code,
         )
     period = quota_period_at([PeriodQuotaSpec(**q).quota() for q in service.period_quotas], local)
-    if period is not None:
+    if period is not None and not reserved:
         start = datetime.combine(local.date(), time(0), tzinfo=tz) + timedelta(
             minutes=period.session.start
         )
@@ -151,8 +190,8 @@ async def issue_ticket(
         queued_at=now,
         issued_at=now,
         person_hash=person_hash,
-        phone_hash=pii.keyed_hash(pii_key, "phone", phone_digits) if phone_digits else None,
-        phone_tail=pii.tail(phone_digits) if phone_digits else None,
+        phone_hash=phone_hash,
+        phone_tail=phone_tail,
     )
     session.add(ticket)
     await session.flush()
@@ -165,10 +204,6 @@ async def issue_ticket(
         session, hall.id, "ticket.issued", {**ticket_payload(ticket, service), "waiting_ahead": ahead}
     )
     await stage_queue_changed(session, hall.id, service)
-    try:
-        await outbox.commit(session)
-    except IntegrityError as err:  # pragma: no cover - the counter lock makes this unreachable
-        raise QuotaExhausted("could not take a number, please try again") from err
     return IssuedTicket(ticket, service, ahead)
 
 
