@@ -271,7 +271,7 @@ def staff_access(capability: Capability) -> Callable[..., Awaitable[HallAccess]]
     """Hall access for staff accounts (JWT) only: devices do not manage bookings."""
     inner = hall_access(capability)
 
-    async def dependency(access: Annotated[HallAccess, Depends(inner)]) -> HallAccess:
+    async def dependency(access: HallAccess = Depends(inner)) -> HallAccess:
         if access.principal.kind != "user":
             raise Forbidden("bookings are managed by staff accounts")
         return access

@@ -433,7 +433,7 @@ async def cancel(
     if booking.status != BookingStatus.BOOKED:
         raise rules.BookingNotActive(
             f"this booking is {booking.status}; only a booking not yet checked in can be cancelled",
-            status=booking.status,
+            booking_status=booking.status,
         )
     if by_citizen:
         settings = await settings_of(session, hall)
@@ -462,7 +462,7 @@ async def excuse_no_show(
     if booking.status != BookingStatus.NO_SHOW:
         raise rules.BookingNotActive(
             f"this booking is {booking.status}; only a no-show can be excused",
-            status=booking.status,
+            booking_status=booking.status,
         )
     service = await halls_repo.get_service(session, booking.service_id)
     assert service is not None
@@ -530,13 +530,13 @@ async def check_in(
     if booking.status == BookingStatus.CHECKED_IN:
         raise rules.BookingNotActive(
             "this booking is already checked in; its ticket is in the queue",
-            status=booking.status,
+            booking_status=booking.status,
             ticket_id=booking.ticket_id,
         )
     if booking.status != BookingStatus.BOOKED:
         raise rules.BookingNotActive(
             f"this booking is {booking.status}; please take a ticket at the kiosk",
-            status=booking.status,
+            booking_status=booking.status,
         )
     settings = await settings_of(session, hall)
     try:
