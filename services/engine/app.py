@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 import services.engine.models  # noqa: F401  (every table known to the ORM)
 from services.engine.auth.router import router as auth_router
+from services.engine.balancing.router import router as balancing_router
 from services.engine.bookings.router import partner_router as partner_bookings_router
 from services.engine.bookings.router import staff_router as bookings_router
 from services.engine.config import Settings, get_settings
@@ -54,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (auth_router, halls_router, tickets_router, windows_router, evaluations_router):
         app.include_router(router)
     app.include_router(bookings_router)
+    app.include_router(balancing_router)
     app.include_router(partner_bookings_router)
 
     @app.get("/healthz", tags=["meta"])

@@ -1,6 +1,7 @@
 """Every table, imported once so Alembic and the app see the whole schema."""
 
 from services.engine.auth.models import Device, User
+from services.engine.balancing.models import TidalChange, TidalServiceState
 from services.engine.bookings.models import Booking, BookingConfig, BookingSlot
 from services.engine.core.db import Base
 from services.engine.evaluations.models import Evaluation
@@ -22,6 +23,8 @@ __all__ = [
     "Partner",
     "PartnerNonce",
     "Service",
+    "TidalChange",
+    "TidalServiceState",
     "Ticket",
     "TicketCounter",
     "TicketEvent",

@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from services.engine.balancing.config import TidalSpec
+from services.engine.balancing.policy import POLICIES, Role
 from services.engine.core.errors import HallConfigInvalid
 from services.engine.halls.opening_hours import (
     Schedule,
@@ -67,6 +69,15 @@ class RulesSpec(_Strict):
     requeue_places: int = Field(default=3, ge=1, le=50)
     interleave: str = "2:1"
     one_open_ticket_per_person: bool = True
+    # Calling policy (叫号策略): "balanced" (primary first, aging by wait/target) or "fifo".
+    policy: str = "balanced"
+
+    @field_validator("policy")
+    @classmethod
+    def _policy(cls, value: str) -> str:
+        if value not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}")
+        return value
 
     @field_validator("interleave")
     @classmethod
@@ -182,11 +193,24 @@ class WindowSpec(_Strict):
     kind: WindowKind = WindowKind.GENERAL
     # service code -> weight (higher is preferred); a list means weight 1 each.
     services: dict[str, float] | list[str]
+    # Services it helps when their queue has aged (a list means weight 0.5 each).
+    secondary: dict[str, float] | list[str] = Field(default_factory=dict)
 
     def weights(self) -> dict[str, float]:
         if isinstance(self.services, list):
             return dict.fromkeys(self.services, 1.0)
         return dict(self.services)
+
+    def secondary_weights(self) -> dict[str, float]:
+        if isinstance(self.secondary, list):
+            return dict.fromkeys(self.secondary, 0.5)
+        return dict(self.secondary)
+
+    def links(self) -> dict[str, tuple[float, Role]]:
+        """Service code -> (weight, role), primary and secondary."""
+        out = {code: (w, Role.SECONDARY) for code, w in self.secondary_weights().items()}
+        out.update({code: (w, Role.PRIMARY) for code, w in self.weights().items()})
+        return out
 
 
 class HallSpec(_Strict):
@@ -196,6 +220,7 @@ class HallSpec(_Strict):
     notice: str = ""
     hours: HoursSpec = Field(default_factory=HoursSpec)
     rules: RulesSpec = Field(default_factory=RulesSpec)
+    tidal: TidalSpec = Field(default_factory=TidalSpec)
     # Appointments (预约); absent means the hall takes no bookings.
     booking: BookingSpec | None = None
 
@@ -235,11 +260,22 @@ class HallFile(_Strict):
         if len(set(numbers)) != len(numbers):
             raise ValueError("window numbers must be unique in a hall")
         for window in self.windows:
-            for code, weight in window.weights().items():
+            both = set(window.weights()) & set(window.secondary_weights())
+            if both:
+                raise ValueError(
+                    f"window {window.number}: {sorted(both)} cannot be primary and secondary"
+                )
+            for code, (weight, _role) in window.links().items():
                 if code not in codes:
                     raise ValueError(f"window {window.number} serves unknown service {code!r}")
                 if weight <= 0:
                     raise ValueError(f"window {window.number}: weight for {code!r} must be > 0")
+        for number in self.hall.tidal.windows:
+            if number not in numbers:
+                raise ValueError(f"tidal window {number} is not a window of the hall")
+        for rule in self.hall.tidal.rules:
+            if rule.service not in codes:
+                raise ValueError(f"tidal rule for unknown service {rule.service!r}")
         return self
 
 

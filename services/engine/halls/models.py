@@ -33,6 +33,8 @@ class Hall(Base):
     hours: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Calling rules: recalls, no-show handling, interleave ratio.
     rules: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Tidal window rules (潮汐窗口), as in the hall file's [hall.tidal].
+    tidal: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     notice: Mapped[str] = mapped_column(Text, default="")
     # Last event sequence number handed out (outbox); only grows.
     event_seq: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -57,6 +57,7 @@ async def apply_hall_file(*, session: AsyncSession, spec: HallFile) -> ApplyRepo
         "notice": spec.hall.notice,
         "hours": spec.hall.hours.model_dump(mode="json"),
         "rules": spec.hall.rules.model_dump(mode="json"),
+        "tidal": spec.hall.tidal.model_dump(mode="json"),
     }
     if hall is None:
         hall = Hall(code=spec.hall.code, event_seq=0, **hall_values)
@@ -109,20 +110,28 @@ async def apply_hall_file(*, session: AsyncSession, spec: HallFile) -> ApplyRepo
             report.changes.append(f"window {win.number}: created")
         else:
             _assign(window, values, f"window {win.number}", report)
-        wanted = {services_by_code[code].id: weight for code, weight in win.weights().items()}
-        for service_id, weight in wanted.items():
+        wanted = {services_by_code[code].id: link for code, link in win.links().items()}
+        for service_id, (weight, role) in wanted.items():
             link = links.pop((window.id, service_id), None)
             if link is None:
                 session.add(
-                    WindowService(window_id=window.id, service_id=service_id, weight=weight)
+                    WindowService(
+                        window_id=window.id, service_id=service_id, weight=weight, role=role.value
+                    )
                 )
                 report.changes.append(f"window {win.number}: serves service #{service_id}")
-            elif link.weight != weight:
-                report.changes.append(f"window {win.number}: weight {link.weight} -> {weight}")
-                link.weight = weight
+            else:
+                if link.weight != weight:
+                    report.changes.append(f"window {win.number}: weight {link.weight} -> {weight}")
+                    link.weight = weight
+                if link.role != role.value:
+                    report.changes.append(f"window {win.number}: role {link.role} -> {role.value}")
+                    link.role = role.value
     for (window_id, service_id), _link in list(links.items()):
         if any(w.id == window_id for w in existing_windows.values()):
             continue  # links of retired windows are kept as they were
+        if _link.role == "tidal":
+            continue  # added by the tidal rules, which remove it again
         await session.execute(
             delete(WindowService).where(
                 WindowService.window_id == window_id, WindowService.service_id == service_id

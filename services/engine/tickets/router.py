@@ -30,6 +30,8 @@ def to_out(view: service.TicketView) -> TicketOut:
         priority=t.priority,
         source=t.source,
         waiting_ahead=view.waiting_ahead,
+        estimated_wait_minutes=view.wait.minutes if view.wait else None,
+        wait_text=view.wait.text if view.wait else None,
         issued_at=t.issued_at,
         business_date=t.business_date,
         called_at=t.called_at,
@@ -61,7 +63,9 @@ async def issue_ticket(
         phone=body.phone,
     )
     return to_out(
-        service.TicketView(issued.ticket, issued.service, issued.waiting_ahead, None, None)
+        service.TicketView(
+            issued.ticket, issued.service, issued.waiting_ahead, None, None, issued.wait
+        )
     )
 
 
@@ -103,6 +107,8 @@ async def queues(access: ReadAccess, session: SessionDep) -> QueuesOut:
                 issued_today=v.issued_today,
                 quota_left=v.quota_left,
                 target_wait_minutes=v.service.target_wait_minutes,
+                estimated_wait_minutes=v.wait.minutes if v.wait else None,
+                wait_text=v.wait.text if v.wait else None,
             )
             for v in views
         ],

@@ -29,6 +29,15 @@ class TicketOut(BaseModel):
     priority: PriorityClass
     source: str
     waiting_ahead: int | None = Field(description="前方还有N人 (waiting tickets only)")
+    estimated_wait_minutes: int | None = Field(
+        default=None,
+        description="预计等待M分钟 (waiting tickets; none when no open window serves the service)",
+    )
+    wait_text: str | None = Field(
+        default=None,
+        description="前方还有N人，预计等待M分钟; N counts who is called before it (green and "
+        "priority tickets go first)",
+    )
     issued_at: datetime
     business_date: date
     called_at: datetime | None = None
@@ -60,6 +69,10 @@ class QueueOut(BaseModel):
     issued_today: int
     quota_left: int | None
     target_wait_minutes: int
+    estimated_wait_minutes: int | None = Field(
+        default=None, description="estimated wait for a normal ticket taken now"
+    )
+    wait_text: str | None = None
 
 
 class QueuesOut(BaseModel):

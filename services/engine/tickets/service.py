@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.auth.permissions import Principal
+from services.engine.balancing import service as balancing
 from services.engine.core import pii
 from services.engine.core.db import utcnow
 from services.engine.core.errors import (
@@ -43,6 +44,8 @@ class IssuedTicket:
     ticket: Ticket
     service: Service
     waiting_ahead: int
+    # 前方还有N人，预计等待M分钟 (calling order and estimate).
+    wait: balancing.TicketWait | None = None
 
 
 def ticket_payload(ticket: Ticket, service: Service, window_number: int | None = None) -> dict[str, Any]:
@@ -200,11 +203,21 @@ async def issue_ticket_uncommitted(
         detail={"source": source.value},
     )
     ahead = await repository.waiting_ahead(session, ticket)
+    board = await balancing.wait_board(session, hall, now)
+    wait = await balancing.ticket_wait(session, hall, ticket, now, board)
     outbox.stage(
-        session, hall.id, "ticket.issued", {**ticket_payload(ticket, service), "waiting_ahead": ahead}
+        session,
+        hall.id,
+        "ticket.issued",
+        {
+            **ticket_payload(ticket, service),
+            "waiting_ahead": ahead,
+            "estimated_wait_minutes": wait.minutes,
+        },
     )
     await stage_queue_changed(session, hall.id, service)
-    return IssuedTicket(ticket, service, ahead)
+    await balancing.evaluate_tidal(session, hall, now, board)
+    return IssuedTicket(ticket, service, ahead, wait)
 
 
 @dataclass(frozen=True)
@@ -214,6 +227,7 @@ class TicketView:
     waiting_ahead: int | None
     window_number: int | None
     target_window_number: int | None
+    wait: balancing.TicketWait | None = None
 
 
 async def get_ticket(*, session: AsyncSession, hall: Hall, ticket_id: int) -> TicketView:
@@ -228,12 +242,18 @@ async def get_ticket(*, session: AsyncSession, hall: Hall, ticket_id: int) -> Ti
         else None
     )
     numbers = await windows_repo.window_numbers(session, hall.id)
+    wait = (
+        await balancing.ticket_wait(session, hall, ticket, utcnow())
+        if ticket.status == TicketStatus.WAITING.value
+        else None
+    )
     return TicketView(
         ticket,
         service,
         ahead,
         numbers.get(ticket.window_id) if ticket.window_id else None,
         numbers.get(ticket.target_window_id) if ticket.target_window_id else None,
+        wait,
     )
 
 
@@ -272,6 +292,8 @@ class QueueView:
     next_opening: datetime | None
     issued_today: int
     quota_left: int | None
+    # For a normal ticket taken now: how many are ahead and the estimated wait.
+    wait: balancing.TicketWait | None = None
 
 
 async def queues(*, session: AsyncSession, hall: Hall, now: datetime | None = None) -> list[QueueView]:
@@ -283,6 +305,7 @@ async def queues(*, session: AsyncSession, hall: Hall, now: datetime | None = No
     issued = await repository.issued_counts(session, hall.id, day)
     serving = await windows_repo.windows_by_service(session, hall.id)
     hours = hours_of(hall)
+    board = await balancing.wait_board(session, hall, now)
     views: list[QueueView] = []
     for service in await halls_repo.services_of(session, hall.id, active_only=True):
         schedule = service_schedule(hours, service.hours)
@@ -301,6 +324,10 @@ async def queues(*, session: AsyncSession, hall: Hall, now: datetime | None = No
                     max(service.daily_quota - issued.get(service.id, 0), 0)
                     if service.daily_quota is not None
                     else None
+                ),
+                wait=balancing.TicketWait(
+                    board.new_ticket_position(service.id),
+                    board.estimate(service.id, board.new_ticket_position(service.id)),
                 ),
             )
         )

@@ -35,7 +35,7 @@ class Window(Base):
 
 
 class WindowService(Base):
-    """A service a window serves, with its weight."""
+    """A service a window serves, with its weight and role (primary, secondary, tidal)."""
 
     __tablename__ = "window_services"
 
@@ -46,3 +46,4 @@ class WindowService(Base):
         ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
     )
     weight: Mapped[float] = mapped_column(Float, default=1.0)
+    role: Mapped[str] = mapped_column(String(16), default="primary", server_default="primary")

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.auth.permissions import Principal
+from services.engine.balancing import policy as balancing_policy
+from services.engine.balancing import service as balancing
 from services.engine.core.db import utcnow
 from services.engine.core.errors import (
     InvalidTicketState,
@@ -197,26 +199,16 @@ async def call_next(
     window = await _window(session, hall, number)
     ensure_can_call(WindowState(window.state))
     finished = await _finish_in_hand(session, hall, window, principal, now)
-    weights = await repository.service_weights(session, window.id)
+    # The hall's calling policy (balancing.policy; replaceable through POLICIES).
+    view = await balancing.window_view(session, hall, window.id)
     rows = await tickets_repo.queue_heads(
-        session, hall_id=hall.id, service_ids=weights.keys(), window_id=window.id
+        session, hall_id=hall.id, service_ids=view.links.keys(), window_id=window.id
     )
-    candidates = [
-        call_policy.Candidate(
-            ticket_id=r.id,
-            service_id=r.service_id,
-            priority=PriorityClass(r.priority),
-            queued_at=r.queued_at if r.queued_at.tzinfo else r.queued_at.replace(tzinfo=now.tzinfo),
-            target_window_id=r.target_window_id,
-        )
-        for r in rows
-    ]
-    view = call_policy.WindowView(window.id, weights)
+    candidates = await balancing.candidates_with_slots(session, rows, now)
     ratio = rules_of(hall).ratio()
     state = call_policy.InterleaveState(window.favoured_run, window.normal_run)
-    ranked = call_policy.rank(view, candidates, state, ratio, now)
-    favoured_waiting = any(c.priority in call_policy.FAVOURED for c in ranked)
-    normal_waiting = any(c.priority is PriorityClass.NORMAL for c in ranked)
+    ranked = balancing.policy_of(hall)(view, candidates, state, ratio, now)
+    favoured_waiting, normal_waiting = balancing_policy.classes_waiting(ranked, now)
     for candidate in ranked:
         ticket = await _take(
             session, hall, window, candidate.ticket_id, principal=principal, now=now,
@@ -225,11 +217,12 @@ async def call_next(
         if ticket is None:
             continue  # another window took it a moment ago
         advanced = call_policy.advance(
-            state, ratio, candidate.priority,
+            state, ratio, balancing_policy.taken_class(candidate, now),
             favoured_waiting=favoured_waiting, normal_waiting=normal_waiting,
         )
         window.favoured_run, window.normal_run = advanced.favoured_run, advanced.normal_run
         service = await _announce_call(session, hall, window, ticket, now)
+        await balancing.evaluate_tidal(session, hall, now)
         await outbox.commit(session)
         return WindowResult(window, ticket, service)
     if finished:

@@ -1,0 +1,247 @@
+"""Balanced calling policy (均衡叫号策略). Pure and replaceable.
+
+A window has primary services (its own work) and secondary services (work it
+helps with), each with a weight. Rules, in order:
+
+1. Green channel (绿色通道) first.
+2. Favoured tickets (priority groups 老弱病残孕, and appointments checked in
+   within their slot 预约) and normal tickets interleave F:M (default 2:1), so
+   normal tickets never starve. An appointment checked in after its slot ended
+   queues as a normal ticket.
+3. Inside a class, tickets compete by *aging*: ``waited / target wait x weight``.
+   A window takes its primary services' tickets first; it helps a secondary
+   service when that service's oldest ticket has aged more (relative to its
+   own target wait, times the window's weight for it) than the best primary
+   ticket; ties go to the primary service. With nothing of its own waiting an
+   open window helps at once, so no window idles while a ticket it may serve
+   waits. Aging grows without bound, so no ticket starves.
+
+With every service primary and equal targets this orders exactly like the
+foundation's interleave policy (``windows.call_policy.rank``).
+
+``rank_fifo`` is the baseline used by the simulator (today's practice inside a
+window): the same green-first and interleave rules, first come first served
+inside a class, roles and weights ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from services.engine.tickets.states import PriorityClass
+from services.engine.windows.call_policy import (
+    FAVOURED,
+    InterleaveRatio,
+    InterleaveState,
+    advance,
+)
+
+__all__ = [
+    "FAVOURED",
+    "POLICIES",
+    "CallPolicy",
+    "Candidate",
+    "InterleaveRatio",
+    "InterleaveState",
+    "Link",
+    "Role",
+    "WindowView",
+    "advance",
+    "eligible",
+    "get_policy",
+    "rank",
+    "rank_fifo",
+]
+
+DEFAULT_TARGET_SECONDS = 20 * 60.0
+
+
+class Role(StrEnum):
+    """Why a window serves a service."""
+
+    PRIMARY = "primary"  # its own work
+    SECONDARY = "secondary"  # helps when that queue has aged
+    TIDAL = "tidal"  # added while the service surges (潮汐窗口); ranks as primary
+
+
+@dataclass(frozen=True)
+class Link:
+    """A service a window serves: weight (higher is preferred) and role."""
+
+    weight: float = 1.0
+    role: Role = Role.PRIMARY
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A waiting ticket as the policy sees it."""
+
+    ticket_id: int
+    service_id: int
+    priority: PriorityClass
+    queued_at: datetime
+    # Set when a ticket was transferred to one window (转窗口).
+    target_window_id: int | None = None
+    # An appointment's booked slot (预约时段), when known.
+    slot_start: datetime | None = None
+    slot_end: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WindowView:
+    """What the policy knows of the calling window and the hall's targets."""
+
+    window_id: int
+    links: Mapping[int, Link]
+    # Target wait per service in seconds; services not listed use the default.
+    target_seconds: Mapping[int, float] = field(default_factory=dict)
+
+    def weight(self, service_id: int) -> float:
+        link = self.links.get(service_id)
+        return link.weight if link is not None else 0.0
+
+    def is_primary(self, service_id: int) -> bool:
+        link = self.links.get(service_id)
+        return link is not None and link.role is not Role.SECONDARY
+
+
+def eligible(candidate: Candidate, window: WindowView) -> bool:
+    """A window sees tickets of its services, and tickets transferred to it."""
+    if candidate.target_window_id is not None:
+        return candidate.target_window_id == window.window_id
+    return window.weight(candidate.service_id) > 0
+
+
+def effective_class(candidate: Candidate, now: datetime) -> PriorityClass:
+    """The class a ticket competes in now.
+
+    An appointment is favoured when checked in within its slot (from the slot's
+    start); checked in after the slot ended it waits as a normal ticket, and
+    one checked in early waits as normal until its slot starts.
+    """
+    if candidate.priority is not PriorityClass.APPOINTMENT:
+        return candidate.priority
+    if candidate.slot_end is not None and candidate.queued_at > candidate.slot_end:
+        return PriorityClass.NORMAL
+    if candidate.slot_start is not None and now < candidate.slot_start:
+        return PriorityClass.NORMAL
+    return PriorityClass.APPOINTMENT
+
+
+def aging(candidate: Candidate, window: WindowView, now: datetime) -> float:
+    """How long the ticket waited relative to its service's target wait (1.0 = at target)."""
+    waited = max((now - candidate.queued_at).total_seconds(), 0.0) + 1.0
+    target = window.target_seconds.get(candidate.service_id, DEFAULT_TARGET_SECONDS)
+    return waited / max(target, 1.0)
+
+
+def _key(candidate: Candidate, window: WindowView, now: datetime) -> tuple[float, int, float, int]:
+    if candidate.target_window_id == window.window_id:
+        # Passed to this window by name: as its own work at its highest weight.
+        weight = max((link.weight for link in window.links.values()), default=1.0)
+        primary = True
+    else:
+        weight = window.weight(candidate.service_id)
+        primary = window.is_primary(candidate.service_id)
+    urgency = aging(candidate, window, now) * weight
+    # Most urgent first; on equal urgency the window's own service; then queue order.
+    return (-urgency, 0 if primary else 1, candidate.queued_at.timestamp(), candidate.ticket_id)
+
+
+def _interleave(
+    green: list[Candidate],
+    favoured: list[Candidate],
+    normal: list[Candidate],
+    state: InterleaveState,
+    ratio: InterleaveRatio,
+) -> list[Candidate]:
+    favoured_first = bool(favoured) and (not normal or state.favoured_run < ratio.favoured)
+    middle = favoured + normal if favoured_first else normal + favoured
+    return green + middle
+
+
+def _split(
+    pool: list[Candidate], now: datetime
+) -> tuple[list[Candidate], list[Candidate], list[Candidate]]:
+    green, favoured, normal = [], [], []
+    for c in pool:
+        cls = effective_class(c, now)
+        if cls is PriorityClass.GREEN:
+            green.append(c)
+        elif cls in FAVOURED:
+            favoured.append(c)
+        else:
+            normal.append(c)
+    return green, favoured, normal
+
+
+def rank(
+    window: WindowView,
+    candidates: Iterable[Candidate],
+    state: InterleaveState,
+    ratio: InterleaveRatio,
+    now: datetime,
+) -> list[Candidate]:
+    """All eligible candidates, best first (the engine takes the first still free)."""
+    pool = [c for c in candidates if eligible(c, window)]
+    green, favoured, normal = _split(pool, now)
+
+    def by_aging(items: list[Candidate]) -> list[Candidate]:
+        return sorted(items, key=lambda c: _key(c, window, now))
+
+    return _interleave(by_aging(green), by_aging(favoured), by_aging(normal), state, ratio)
+
+
+def rank_fifo(
+    window: WindowView,
+    candidates: Iterable[Candidate],
+    state: InterleaveState,
+    ratio: InterleaveRatio,
+    now: datetime,
+) -> list[Candidate]:
+    """Baseline: green first, the same interleave, first come first served inside a class."""
+    pool = [c for c in candidates if eligible(c, window)]
+    green, favoured, normal = _split(pool, now)
+
+    def fifo(items: list[Candidate]) -> list[Candidate]:
+        return sorted(items, key=lambda c: (c.queued_at.timestamp(), c.ticket_id))
+
+    return _interleave(fifo(green), fifo(favoured), fifo(normal), state, ratio)
+
+
+def taken_class(candidate: Candidate, now: datetime) -> PriorityClass:
+    """The class to advance the interleave with after taking ``candidate``."""
+    return effective_class(candidate, now)
+
+
+def classes_waiting(candidates: Sequence[Candidate], now: datetime) -> tuple[bool, bool]:
+    """Whether favoured and normal tickets were among the ranked candidates."""
+    classes = {effective_class(c, now) for c in candidates}
+    return bool(classes & FAVOURED), PriorityClass.NORMAL in classes
+
+
+class CallPolicy(Protocol):
+    def __call__(
+        self,
+        window: WindowView,
+        candidates: Iterable[Candidate],
+        state: InterleaveState,
+        ratio: InterleaveRatio,
+        now: datetime,
+    ) -> list[Candidate]: ...
+
+
+POLICIES: dict[str, CallPolicy] = {"balanced": rank, "fifo": rank_fifo}
+
+
+def get_policy(name: str) -> CallPolicy:
+    try:
+        return POLICIES[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown calling policy {name!r} (known: {', '.join(POLICIES)})"
+        ) from None

@@ -1,0 +1,257 @@
+"""Balancing in the engine: the calling policy's view, wait estimates, tidal windows.
+
+Loads what the pure rules need (``policy``, ``estimates``, ``tidal``), asks
+them, and persists and stages events for what they decide. Callers commit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.engine.balancing import estimates, repository
+from services.engine.balancing.config import TidalSpec
+from services.engine.balancing.models import TidalChange, TidalServiceState
+from services.engine.balancing.policy import (
+    POLICIES,
+    CallPolicy,
+    Candidate,
+    Link,
+    Role,
+    WindowView,
+)
+from services.engine.balancing.tidal import TidalAction, TidalMode, TidalState, decide
+from services.engine.events import outbox
+from services.engine.halls import repository as halls_repo
+from services.engine.halls.models import Hall, Service
+from services.engine.halls.service import rules_of
+from services.engine.tickets.models import Ticket
+from services.engine.tickets.states import PriorityClass
+from services.engine.windows.models import WindowService
+
+# Handle times older than this do not feed the moving average.
+HANDLE_HISTORY = timedelta(days=1)
+
+
+def policy_of(hall: Hall) -> CallPolicy:
+    """The hall's calling policy (hall file ``[hall.rules] policy``, default balanced)."""
+    return POLICIES[rules_of(hall).policy]
+
+
+def tidal_of(hall: Hall) -> TidalSpec:
+    return TidalSpec.model_validate(getattr(hall, "tidal", None) or {})
+
+
+async def window_view(session: AsyncSession, hall: Hall, window_id: int) -> WindowView:
+    links = await repository.service_links(session, window_id)
+    targets = {
+        s.id: s.target_wait_minutes * 60.0 for s in await halls_repo.services_of(session, hall.id)
+    }
+    return WindowView(window_id, links, targets)
+
+
+async def candidates_with_slots(
+    session: AsyncSession, rows: Sequence[Any], now: datetime
+) -> list[Candidate]:
+    """Queue heads as policy candidates; appointments carry their booked slot."""
+    appointment_ids = [r.id for r in rows if r.priority == PriorityClass.APPOINTMENT.value]
+    slots = await repository.appointment_slots(session, appointment_ids)
+    out = []
+    for r in rows:
+        queued_at = r.queued_at if r.queued_at.tzinfo else r.queued_at.replace(tzinfo=now.tzinfo)
+        slot = slots.get(r.id)
+        out.append(
+            Candidate(
+                ticket_id=r.id,
+                service_id=r.service_id,
+                priority=PriorityClass(r.priority),
+                queued_at=queued_at,
+                target_window_id=r.target_window_id,
+                slot_start=_aware(slot[0], now) if slot else None,
+                slot_end=_aware(slot[1], now) if slot else None,
+            )
+        )
+    return out
+
+
+def _aware(value: datetime, now: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=now.tzinfo)
+
+
+@dataclass(frozen=True)
+class WaitBoard:
+    """A snapshot of the hall for wait estimates."""
+
+    windows: list[estimates.WindowLoad]
+    waiting: dict[int, int]
+    waiting_by_class: dict[int, dict[str, int]]
+    handle: dict[int, float]
+
+    def estimate(self, service_id: int, ahead: int) -> float | None:
+        return estimates.estimate_wait_seconds(
+            service_id=service_id,
+            ahead=ahead,
+            windows=self.windows,
+            waiting=self.waiting,
+            handle=self.handle,
+        )
+
+    def new_ticket_position(self, service_id: int) -> int:
+        """Where a normal ticket issued now would stand (every waiting ticket is ahead)."""
+        return self.waiting.get(service_id, 0)
+
+
+async def wait_board(session: AsyncSession, hall: Hall, now: datetime) -> WaitBoard:
+    services = await halls_repo.services_of(session, hall.id, active_only=True)
+    samples = await repository.recent_handle_seconds(session, hall.id, now - HANDLE_HISTORY)
+    handle = {
+        s.id: estimates.moving_average(s.average_handle_minutes * 60.0, samples.get(s.id, []))
+        for s in services
+    }
+    serving = await repository.serving_windows(session, hall.id)
+    links = await repository.links_of_windows(session, [w.id for w, _ in serving])
+    loads = []
+    for window, (current_service, called_at) in serving:
+        free_in = 0.0
+        if window.current_ticket_id is not None and called_at is not None:
+            average = handle.get(current_service, 8 * 60.0)
+            elapsed = (now - _aware(called_at, now)).total_seconds()
+            free_in = estimates.expected_remaining(average, elapsed)
+        loads.append(estimates.WindowLoad(window.id, links.get(window.id, {}), free_in))
+    by_class = await repository.waiting_by_class(session, hall.id)
+    waiting = {s: sum(c.values()) for s, c in by_class.items()}
+    return WaitBoard(loads, waiting, by_class, handle)
+
+
+def _classes(counts: dict[str, int]) -> dict[PriorityClass, int]:
+    return {PriorityClass(k): v for k, v in counts.items() if k in PriorityClass._value2member_map_}
+
+
+async def ticket_position(session: AsyncSession, ticket: Ticket) -> int:
+    """前方还有N人: waiting tickets of its service that are called before it."""
+    waiting, earlier = await repository.class_counts(session, ticket)
+    return estimates.position(PriorityClass(ticket.priority), _classes(waiting), _classes(earlier))
+
+
+@dataclass(frozen=True)
+class TicketWait:
+    ahead: int
+    seconds: float | None
+
+    @property
+    def minutes(self) -> int | None:
+        return estimates.wait_minutes(self.seconds)
+
+    @property
+    def text(self) -> str:
+        return estimates.wait_text(self.ahead, self.minutes)
+
+
+async def ticket_wait(
+    session: AsyncSession, hall: Hall, ticket: Ticket, now: datetime, board: WaitBoard | None = None
+) -> TicketWait:
+    ahead = await ticket_position(session, ticket)
+    board = board or await wait_board(session, hall, now)
+    return TicketWait(ahead, board.estimate(ticket.service_id, ahead))
+
+
+# -- tidal windows (潮汐窗口) ---------------------------------------------------
+
+
+async def evaluate_tidal(
+    session: AsyncSession, hall: Hall, now: datetime, board: WaitBoard | None = None
+) -> list[TidalChange]:
+    """Run the hall's tidal rules; apply (auto) or recommend changes, log them, stage events."""
+    spec = tidal_of(hall)
+    if spec.mode is TidalMode.OFF or not spec.rules:
+        return []
+    services = {s.code: s for s in await halls_repo.services_of(session, hall.id, active_only=True)}
+    states = await repository.tidal_states(session, hall.id)
+    board = board or await wait_board(session, hall, now)
+    changes: list[TidalChange] = []
+    for rule_spec in spec.rules:
+        service = services.get(rule_spec.service)
+        if service is None:
+            continue
+        rule = rule_spec.rule(service.id)
+        row = states.get(service.id)
+        state = TidalState(row.active, row.calm_since) if row else TidalState()
+        waiting = board.waiting.get(service.id, 0)
+        seconds = board.estimate(service.id, board.new_ticket_position(service.id))
+        wait_min = None if seconds is None else seconds / 60.0
+        decision = decide(rule, state, waiting=waiting, wait_minutes=wait_min, now=now)
+        if row is None:
+            row = TidalServiceState(hall_id=hall.id, service_id=service.id, active=False)
+            session.add(row)
+        row.active, row.calm_since = decision.state.active, decision.state.calm_since
+        if decision.action is None:
+            continue
+        row.changed_at = now
+        windows = await _apply(session, hall, spec, service, decision.action)
+        change = TidalChange(
+            hall_id=hall.id,
+            service_id=service.id,
+            at=now,
+            mode=spec.mode.value,
+            action=decision.action.value,
+            windows=windows,
+            reason=decision.reason,
+            waiting=waiting,
+            wait_minutes=None if wait_min is None else round(wait_min, 1),
+        )
+        session.add(change)
+        changes.append(change)
+        event = "tidal.changed" if spec.mode is TidalMode.AUTO else "tidal.recommended"
+        outbox.stage(
+            session,
+            hall.id,
+            event,
+            {
+                "service": service.code,
+                "service_name": service.name,
+                "action": decision.action.value,
+                "windows": windows,
+                "reason": decision.reason,
+                "waiting": waiting,
+                "estimated_wait_minutes": estimates.wait_minutes(seconds),
+            },
+        )
+    await session.flush()
+    return changes
+
+
+async def _apply(
+    session: AsyncSession, hall: Hall, spec: TidalSpec, service: Service, action: TidalAction
+) -> list[int]:
+    """Auto mode: add or remove the service at the tidal windows. Returns window numbers."""
+    windows = await repository.windows_by_number(session, hall.id, spec.windows)
+    if spec.mode is TidalMode.RECOMMEND:
+        return sorted(w.number for w in windows)
+    if action is TidalAction.OPEN:
+        served = await repository.served_pairs(session, [w.id for w in windows])
+        added = [w for w in windows if (w.id, service.id) not in served]
+        for window in added:
+            session.add(
+                WindowService(
+                    window_id=window.id,
+                    service_id=service.id,
+                    weight=spec.weight,
+                    role=Role.TIDAL.value,
+                )
+            )
+        return sorted(w.number for w in added)
+    tidal_windows = await repository.tidal_windows_of(session, hall.id, service.id)
+    await repository.remove_tidal_links(session, [w.id for w in tidal_windows], service.id)
+    return [w.number for w in tidal_windows]
+
+
+def links_payload(links: dict[int, Link], codes: dict[int, str]) -> dict[str, dict[str, Any]]:
+    return {
+        codes[s]: {"weight": link.weight, "role": link.role.value}
+        for s, link in links.items()
+        if s in codes
+    }
