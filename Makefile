@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck migrate clean bench
+.PHONY: run test lint format typecheck migrate clean bench bench-sim
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(STAMP)
 
 migrate: $(STAMP)
 	$(BIN)/jiaohao migrate
+
+# Simulator targets on district-centre (balanced vs today's dedicated windows).
+bench-sim: $(STAMP)
+	$(BIN)/python bench/simulate_targets.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

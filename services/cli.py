@@ -169,6 +169,12 @@ def cmd_devices_simulate(args: argparse.Namespace) -> int:
     return simulate_main(["--config", args.config])
 
 
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from services.simulator.cli import main as simulate_main
+
+    return simulate_main(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jiaohao", description="jiaohao (叫号) queue and ticketing")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -207,6 +213,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = devices.add_parser("simulate", help="start simulated keypads, boards, pads and a printer on ptys")
     simulate.add_argument("--config", required=True)
     simulate.set_defaults(func=cmd_devices_simulate)
+
+    from services.simulator.cli import add_arguments as simulate_arguments
+
+    day = sub.add_parser("simulate", help="simulate a day in the hall under calling policies")
+    simulate_arguments(day)
+    day.set_defaults(func=cmd_simulate)
 
     partner = sub.add_parser("partner", help="booking partners (mini-program servers)").add_subparsers(dest="partner_command", required=True)
     partner_add = partner.add_parser("add", help="add a partner and print its signing key once")

@@ -12,12 +12,13 @@ helps with), each with a weight. Rules, in order:
    A window takes its primary services' tickets first; it helps a secondary
    service when that service's oldest ticket has aged more (relative to its
    own target wait, times the window's weight for it) than the best primary
-   ticket; ties go to the primary service. With nothing of its own waiting an
-   open window helps at once, so no window idles while a ticket it may serve
-   waits. Aging grows without bound, so no ticket starves.
+   ticket; ties go to the primary service. Once a ticket has waited past its
+   target, a weight below 1 no longer holds it back. With nothing of its own
+   waiting an open window helps at once, so no window idles while a ticket it
+   may serve waits. Aging grows without bound, so no ticket starves.
 
-With every service primary and equal targets this orders exactly like the
-foundation's interleave policy (``windows.call_policy.rank``).
+With every service primary, equal targets and weights of at least 1 this
+orders exactly like the foundation's interleave policy (``windows.call_policy.rank``).
 
 ``rank_fifo`` is the baseline used by the simulator (today's practice inside a
 window): the same green-first and interleave rules, first come first served
@@ -147,7 +148,12 @@ def _key(candidate: Candidate, window: WindowView, now: datetime) -> tuple[float
     else:
         weight = window.weight(candidate.service_id)
         primary = window.is_primary(candidate.service_id)
-    urgency = aging(candidate, window, now) * weight
+    age = aging(candidate, window, now)
+    if age >= 1.0:
+        # Past its target wait a ticket is every able window's concern: a low
+        # weight no longer holds it back.
+        weight = max(weight, 1.0)
+    urgency = age * weight
     # Most urgent first; on equal urgency the window's own service; then queue order.
     return (-urgency, 0 if primary else 1, candidate.queued_at.timestamp(), candidate.ticket_id)
 
