@@ -1,4 +1,4 @@
-"""Pure booking rules: slots from sessions and calendar, release, cutoffs, arrival window, no-shows."""
+"""Pure booking rules: slots, release, cutoffs, arrival window, no-shows, signatures."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Booking use cases at chosen times, on both databases: check-in window edges, cutoffs, no-shows."""
+"""Booking use cases at chosen times, on both databases: windows, cutoffs, no-shows."""
 
 from __future__ import annotations
 

@@ -1,0 +1,218 @@
+"""Partner webhooks: derived from the outbox, signed, retried with backoff (real receiver)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from services.engine.core.db import utcnow
+from services.engine.partners import signing
+from services.engine.partners.models import WebhookDelivery
+from services.engine.partners.webhooks import WebhookWorker, backoff
+from tests.bookings.conftest import PartnerClient, add_partner
+from tests.bookings.test_api import book
+from tests.conftest import Hall
+
+
+@dataclass
+class Receiver:
+    """A partner's webhook endpoint on 127.0.0.1 that fails its first ``fail_first`` requests."""
+
+    fail_first: int
+    received: list[dict[str, Any]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/jiaohao/notify?app=wx"
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    state = Receiver(fail_first=2)
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            with state.lock:
+                state.received.append(
+                    {"path": self.path, "headers": dict(self.headers), "body": body}
+                )
+                failing = len(state.received) <= state.fail_first
+            self.send_response(503 if failing else 200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def verify(partner_secret: str, key_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    """What a partner does with a webhook: check the signature, then read it."""
+    h = {k.lower(): v for k, v in request["headers"].items()}
+    assert h["x-jiaohao-key"] == key_id
+    expected = signing.sign(
+        partner_secret,
+        "POST",
+        request["path"],
+        h["x-jiaohao-timestamp"],
+        h["x-jiaohao-nonce"],
+        request["body"],
+    )
+    assert h["x-jiaohao-signature"] == expected
+    message: dict[str, Any] = json.loads(request["body"])
+    assert str(message["delivery_id"]) == h["x-jiaohao-delivery"]
+    return message
+
+
+async def test_near_and_called_webhooks_with_retries(
+    app,
+    client: httpx.AsyncClient,
+    bhall: Hall,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    for proxy in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    pid, key_id, secret = await add_partner(
+        app, bhall.code, name="hooked", webhook_url=receiver.url
+    )
+    partner = PartnerClient(client, key_id, secret, bhall.code, pid)
+    worker = WebhookWorker(app.state.sessionmaker, app.state.settings)
+
+    walk_in = await client.post(
+        f"/api/v1/halls/{bhall.code}/tickets",
+        json={"service": "business"},
+        headers=bhall.h("kiosk"),
+    )
+    assert walk_in.status_code == 201
+    booking = await book(partner)
+    checked_in = await partner.post(f"/bookings/{booking['code']}/check-in")
+    assert checked_in.status_code == 201, checked_in.text
+    ticket = checked_in.json()["ticket"]
+
+    t0 = utcnow()
+    first = await worker.run_once(now=t0)
+    # One person ahead, within notify_places_ahead = 2: "前方还有1人"; the receiver fails it.
+    assert (first.derived, first.delivered, first.failed_attempts) == (1, 0, 1)
+    assert (
+        await worker.run_once(now=t0 + timedelta(seconds=1))
+    ).failed_attempts == 0  # not due yet
+    second = await worker.run_once(now=t0 + backoff(1))
+    assert second.failed_attempts == 1 and second.derived == 0  # derived once only
+    third = await worker.run_once(now=t0 + backoff(1) + backoff(2))
+    assert third.delivered == 1
+    assert [r["path"] for r in receiver.received] == ["/jiaohao/notify?app=wx"] * 3
+    messages = [verify(secret, key_id, r) for r in receiver.received]
+    assert [m["attempt"] for m in messages] == [1, 2, 3]
+    assert {m["delivery_id"] for m in messages} == {messages[0]["delivery_id"]}
+    near = messages[-1]
+    assert near["type"] == "ticket.near"
+    assert near["data"]["message"] == "前方还有1人" and near["data"]["ticket_id"] == ticket["id"]
+    assert near["data"]["booking_code"] == booking["code"]
+
+    # The window calls the booked ticket: "请A002号到1号窗口办理", delivered at once.
+    assert (
+        await client.post(f"/api/v1/halls/{bhall.code}/windows/1/open", headers=bhall.h("staff"))
+    ).status_code == 200
+    called = await client.post(
+        f"/api/v1/halls/{bhall.code}/windows/1/call",
+        json={"ticket_id": ticket["id"], "reason": "预约"},
+        headers=bhall.h("staff"),
+    )
+    assert called.status_code == 200, called.text
+    later = t0 + timedelta(minutes=5)
+    run = await worker.run_once(now=later)
+    assert (run.derived, run.delivered) == (1, 1)
+    call_message = verify(secret, key_id, receiver.received[-1])
+    assert call_message["type"] == "ticket.called"
+    assert (
+        call_message["data"]["window"] == 1
+        and call_message["data"]["message"] == "请A002号到1号窗口办理"
+    )
+    # Calling the walk-in moves the queue again, but the near notice is never sent twice.
+    assert (await worker.run_once(now=later + timedelta(minutes=1))).derived == 0
+
+    async with app.state.sessionmaker() as session:
+        rows = (
+            (await session.execute(select(WebhookDelivery).order_by(WebhookDelivery.id)))
+            .scalars()
+            .all()
+        )
+    assert [(r.event_type, r.status, r.attempts) for r in rows] == [
+        ("ticket.near", "delivered", 3),
+        ("ticket.called", "delivered", 1),
+    ]
+    assert rows[0].last_error is None and rows[0].delivered_at == t0 + backoff(1) + backoff(2)
+
+
+async def test_a_dead_receiver_is_given_up_after_the_last_attempt(
+    app,
+    client: httpx.AsyncClient,
+    bhall: Hall,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    from services.engine.partners import webhooks
+
+    for proxy in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    monkeypatch.setattr(webhooks, "MAX_ATTEMPTS", 3)
+    receiver.fail_first = 100
+    pid, key_id, secret = await add_partner(app, bhall.code, name="down", webhook_url=receiver.url)
+    partner = PartnerClient(client, key_id, secret, bhall.code, pid)
+    booking = await book(partner)
+    assert (await partner.post(f"/bookings/{booking['code']}/check-in")).status_code == 201
+    worker = WebhookWorker(app.state.sessionmaker, app.state.settings)
+    now: datetime = utcnow()
+    given_up = 0
+    for attempt in range(1, 4):
+        stats = await worker.run_once(now=now)
+        given_up += stats.given_up
+        now += backoff(attempt)
+    assert given_up == 1 and len(receiver.received) == 3
+    assert (await worker.run_once(now=now + timedelta(hours=1))).failed_attempts == 0
+    async with app.state.sessionmaker() as session:
+        row = (await session.execute(select(WebhookDelivery))).scalar_one()
+    assert (row.status, row.attempts, row.last_error) == ("failed", 3, "HTTP 503")
+
+
+async def test_calling_never_waits_for_webhooks(
+    app, client: httpx.AsyncClient, bhall: Hall
+) -> None:  # type: ignore[no-untyped-def]
+    """An unreachable partner webhook changes nothing for the hall: calls only write events."""
+    pid, key_id, secret = await add_partner(
+        app, bhall.code, name="gone", webhook_url="http://127.0.0.1:9/none"
+    )
+    partner = PartnerClient(client, key_id, secret, bhall.code, pid)
+    booking = await book(partner)
+    ticket = (await partner.post(f"/bookings/{booking['code']}/check-in")).json()["ticket"]
+    assert (
+        await client.post(f"/api/v1/halls/{bhall.code}/windows/1/open", headers=bhall.h("staff"))
+    ).status_code == 200
+    called = await client.post(
+        f"/api/v1/halls/{bhall.code}/windows/1/call-next", headers=bhall.h("staff")
+    )
+    assert called.status_code == 200 and called.json()["ticket"]["id"] == ticket["id"]
+    async with app.state.sessionmaker() as session:
+        assert (await session.execute(select(WebhookDelivery))).scalars().all() == []
