@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from datetime import date, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -211,3 +212,26 @@ def test_token_bucket_refuses_then_refills() -> None:
     limiter.take("partner:1", 3, what="partner")
     with pytest.raises(RateLimited):
         limiter.take("partner:1", 3, what="partner")
+
+
+def test_the_worked_example_of_the_docs() -> None:
+    """docs/booking-api.md shows these exact numbers; they must stay true."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "booking-api.md").read_text(
+        encoding="utf-8"
+    )
+    body = (
+        b'{"service":"business","start":"2026-11-25T09:00:00+08:00",'
+        b'"id_number":"11010519491231002X","phone":"13912345678"}'
+    )
+    assert body.decode() in doc
+    digest = signing.body_hash(body)
+    signature = signing.sign(
+        "jhs_3q2-7wEXAMPLEonlyK9vXk1fJ0uQeZr5bT8nLmD4aPo",
+        "POST",
+        "/api/v1/partner/halls/demo/bookings",
+        "1795000000",
+        "n0nce-8f2b1c7d",
+        body,
+    )
+    assert f"SHA256 of the body: `{digest}`" in doc
+    assert f"Signature: `{signature}`" in doc
