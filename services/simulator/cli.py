@@ -39,10 +39,10 @@ def run_policy(
     scenario: Scenario, policy: str, seed: int, days: int, bar: ProgressBar, done_before: float
 ) -> list[DayResult]:
     day_span = _day_span(scenario)
+    open_s = scenario.scenario.open_minute * 60.0
     results = []
     for i in range(days):
         base = done_before + i * day_span
-        open_s = scenario.scenario.open_minute * 60.0
         sim = Simulation(scenario, policy, seed + i)
         results.append(sim.run(lambda t, b=base: bar.update(b + min(t - open_s, day_span))))
     return results

@@ -1,0 +1,123 @@
+"""Wait estimates: moving handle averages, window shares, position, the estimate itself."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.engine.balancing.estimates import (
+    HandleTimes,
+    WindowLoad,
+    capacity,
+    estimate_wait_seconds,
+    expected_remaining,
+    moving_average,
+    position,
+    wait_minutes,
+    wait_text,
+    window_shares,
+)
+from services.engine.balancing.policy import Link, Role
+from services.engine.tickets.states import PriorityClass
+
+P = PriorityClass
+A, B = 1, 2
+H = {A: 600.0, B: 300.0}
+
+
+def test_moving_average_starts_at_the_configured_seed_and_moves_towards_data() -> None:
+    assert moving_average(480.0, []) == 480.0
+    assert moving_average(480.0, [600.0], alpha=0.5) == 540.0
+    moved = moving_average(480.0, [900.0] * 30)
+    assert 890 < moved < 900
+    with pytest.raises(ValueError):
+        moving_average(1.0, [], alpha=0)
+
+
+def test_handle_times_record_updates_one_service() -> None:
+    times = HandleTimes({A: 600.0, B: 300.0}, alpha=0.5)
+    times.record(A, 200.0)
+    assert times.get(A) == 400.0 and times.get(B) == 300.0
+
+
+def test_expected_remaining_never_below_a_quarter_of_the_average() -> None:
+    assert expected_remaining(600.0, 100.0) == 500.0
+    assert expected_remaining(600.0, 2000.0) == 150.0
+
+
+def test_an_idle_window_serves_the_first_ticket_at_once() -> None:
+    windows = [WindowLoad(1, {A: Link()}, free_in=0.0)]
+    assert (
+        estimate_wait_seconds(service_id=A, ahead=0, windows=windows, waiting={A: 1}, handle=H)
+        == 0.0
+    )
+    # The second in line waits for the first one's handle time.
+    assert (
+        estimate_wait_seconds(service_id=A, ahead=1, windows=windows, waiting={A: 2}, handle=H)
+        == 600.0
+    )
+
+
+def test_busy_dedicated_windows_take_tickets_in_turn() -> None:
+    windows = [WindowLoad(1, {A: Link()}, free_in=120.0), WindowLoad(2, {A: Link()}, free_in=300.0)]
+    waits = [
+        estimate_wait_seconds(service_id=A, ahead=k, windows=windows, waiting={A: 4}, handle=H)
+        for k in range(4)
+    ]
+    # Free at 120 and 300, then every 600 s each: 120, 300, 720, 900.
+    assert waits == [120.0, 300.0, 720.0, 900.0]
+
+
+def test_no_open_window_for_the_service_means_no_estimate() -> None:
+    windows = [WindowLoad(1, {B: Link()}, free_in=0.0)]
+    assert (
+        estimate_wait_seconds(service_id=A, ahead=0, windows=windows, waiting={}, handle=H) is None
+    )
+    assert estimate_wait_seconds(service_id=A, ahead=0, windows=[], waiting={}, handle=H) is None
+
+
+def test_a_helping_window_counts_by_its_share_of_time() -> None:
+    helper = {B: Link(1.0, Role.PRIMARY), A: Link(1.0, Role.SECONDARY)}
+    dedicated = [WindowLoad(1, {A: Link()}, free_in=600.0)]
+    with_helper = [*dedicated, WindowLoad(2, helper, free_in=60.0)]
+    waiting = {A: 6, B: 2}
+    alone = estimate_wait_seconds(
+        service_id=A, ahead=3, windows=dedicated, waiting=waiting, handle=H
+    )
+    helped = estimate_wait_seconds(
+        service_id=A, ahead=3, windows=with_helper, waiting=waiting, handle=H
+    )
+    assert alone is not None and helped is not None
+    assert helped < alone
+    # The helper gives only part of its time: slower than a second dedicated window.
+    second = [*dedicated, WindowLoad(2, {A: Link()}, free_in=60.0)]
+    twin = estimate_wait_seconds(service_id=A, ahead=3, windows=second, waiting=waiting, handle=H)
+    assert twin is not None and twin < helped
+
+
+def test_shares_follow_weights_and_waiting_work() -> None:
+    links = {A: Link(1.0), B: Link(1.0)}
+    even = window_shares(links, {})
+    assert even == {A: 0.5, B: 0.5}
+    busy_a = window_shares(links, {A: 3000.0})
+    assert busy_a[A] > 0.99 and sum(busy_a.values()) == pytest.approx(1.0)
+    secondary = window_shares({A: Link(1.0), B: Link(1.0, Role.SECONDARY)}, {})
+    assert secondary[A] == pytest.approx(2 / 3)
+    assert capacity(A, [WindowLoad(1, links), WindowLoad(2, {A: Link()})], {}) == pytest.approx(1.5)
+
+
+def test_position_counts_who_is_called_before() -> None:
+    waiting = {P.GREEN: 1, P.PRIORITY: 2, P.APPOINTMENT: 1, P.NORMAL: 5}
+    earlier = {P.GREEN: 0, P.PRIORITY: 1, P.APPOINTMENT: 0, P.NORMAL: 2}
+    assert position(P.NORMAL, waiting, earlier) == 1 + 2 + 1 + 2
+    assert position(P.PRIORITY, waiting, earlier) == 1 + 1
+    assert position(P.APPOINTMENT, waiting, earlier) == 1 + 1
+    assert position(P.GREEN, waiting, earlier) == 0
+
+
+def test_minutes_and_text() -> None:
+    assert wait_minutes(None) is None
+    assert wait_minutes(0.0) == 0
+    assert wait_minutes(61.0) == 2
+    assert wait_minutes(600.0) == 10
+    assert wait_text(3, 12) == "前方还有 3 人，预计等待 12 分钟"
+    assert "暂无法预计" in wait_text(3, None)
