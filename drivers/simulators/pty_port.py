@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import select
+import threading
 import tty
 
 
@@ -19,6 +20,9 @@ class PtyPort:
         self._master: int | None = None
         self._slave: int | None = None
         self.pty_path: str | None = None
+        # Held while an fd is used, so close() in another thread cannot free the number
+        # for reuse by an unrelated file between our select() and read().
+        self._lock = threading.Lock()
 
     @property
     def path(self) -> str:
@@ -54,11 +58,12 @@ class PtyPort:
 
     def close(self, remove_link: bool = False) -> None:
         """Close the pty: the driver's reads and writes now fail, as on an unplugged adapter."""
-        for fd in (self._master, self._slave):
-            if fd is not None:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-        self._master = self._slave = None
+        with self._lock:
+            for fd in (self._master, self._slave):
+                if fd is not None:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+            self._master = self._slave = None
         if remove_link and self.link and os.path.islink(self.link):
             with contextlib.suppress(OSError):
                 os.unlink(self.link)
@@ -69,6 +74,10 @@ class PtyPort:
         return self._master
 
     def read(self, timeout: float) -> bytes:
+        with self._lock:
+            return self._read(timeout)
+
+    def _read(self, timeout: float) -> bytes:
         master = self._master
         if master is None:
             return b""
@@ -83,6 +92,10 @@ class PtyPort:
             return b""  # closed under us by unplug()
 
     def write(self, data: bytes, timeout: float = 1.0) -> None:
+        with self._lock:
+            self._write(data, timeout)
+
+    def _write(self, data: bytes, timeout: float) -> None:
         view = memoryview(data)
         while view:
             master = self._master

@@ -92,13 +92,14 @@ class SerialTransport:
     def read(self, n: int, timeout: float) -> bytes:
         port = self._require()
         try:
-            port.timeout = max(0.0, timeout)
+            timeout = max(0.0, timeout)
+            if port.timeout != timeout:  # pyserial re-applies termios on every change
+                port.timeout = timeout
             first = port.read(1)
             if not first or n <= 1:
                 return bytes(first)
-            port.timeout = 0
             waiting = min(n - 1, port.in_waiting)
-            rest = port.read(waiting) if waiting else b""
+            rest = port.read(waiting) if waiting else b""  # already there: no waiting
             return bytes(first) + bytes(rest)
         except (serial.SerialException, OSError) as err:
             raise TransportError(f"read from {self.url} failed: {err}") from err
