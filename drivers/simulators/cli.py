@@ -161,7 +161,7 @@ class SimulatedHall:
                 state = "" if dev.plugged else " (unplugged)"
                 shows = getattr(dev, "shows", None) or getattr(dev, "content", None)
                 text = getattr(shows, "text", shows)
-                lines.append(f"{dev.name}{state}: {text if text is not None else '-'}")
+                lines.append(f"{dev.name}{state}: {text or '-'}")
         for p in self.printers:
             lines.append(
                 f"printer {p.name}: {len(p.tickets)} tickets, paper "
