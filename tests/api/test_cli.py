@@ -1,0 +1,271 @@
+"""The real ``jiaohao`` command, run as a process on a fresh SQLite file and PostgreSQL database."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+import secrets
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+
+from services.engine.app import create_app
+from services.engine.auth.models import Device, User
+from services.engine.auth.security import verify_password
+from services.engine.core.db import make_engine, make_sessionmaker
+from services.engine.halls.models import Hall
+from services.engine.windows.models import Window
+from tests.api.test_hall_apply import CHANGED, snapshot
+from tests.conftest import (
+    PG_ADMIN_URL,
+    REQUIRE_POSTGRES,
+    TEST_HALL,
+    _admin,
+    _outside_loop,
+    _postgres_unavailable,
+    _sqlalchemy_url,
+    make_settings,
+)
+
+JIAOHAO = Path(sys.executable).parent / "jiaohao"
+TOKEN_LINE = re.compile(r"^jhd_[A-Za-z0-9_-]{40,}$", re.MULTILINE)
+
+
+@dataclass
+class Cli:
+    """The installed command, pointed at one database."""
+
+    url: str
+    cwd: Path
+    sqlite_file: Path | None
+
+    def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        assert JIAOHAO.exists(), f"{JIAOHAO} is missing: install the project (pip install -e .)"
+        env = {
+            **os.environ,
+            "JIAOHAO_DATABASE_URL": self.url,
+            "JIAOHAO_ENVIRONMENT": "test",
+            "JIAOHAO_SECRET_KEY": "test-secret-key-not-for-production",
+            "JIAOHAO_PII_KEY": "test-pii-key-not-for-production",
+        }
+        return subprocess.run(
+            [str(JIAOHAO), *args],
+            input=stdin if stdin is not None else "",
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=self.cwd,  # no stray .env file is read
+            timeout=180,
+            check=False,
+        )
+
+    def ok(self, *args: str, stdin: str | None = None) -> str:
+        done = self(*args, stdin=stdin)
+        assert done.returncode == 0, f"jiaohao {' '.join(args)}: {done.stderr}"
+        return done.stdout
+
+    def query(self, fn: Any) -> Any:
+        """Run ``await fn(session)`` against the database, from this synchronous test."""
+
+        async def go() -> Any:
+            engine = make_engine(self.url)
+            try:
+                async with make_sessionmaker(engine)() as session:
+                    return await fn(session)
+            finally:
+                await engine.dispose()
+
+        return _outside_loop(asyncio.run, go())
+
+    def stored_text(self) -> str:
+        """Everything the database holds, as text (for 'never stored in clear' checks)."""
+        rows = self.query(snapshot)
+        dump = repr(rows)
+        if self.sqlite_file is not None:
+            dump += self.sqlite_file.read_bytes().decode("latin-1")
+        return dump
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
+    """A brand-new, unmigrated database of each kind."""
+    if request.param == "sqlite":
+        path = tmp_path / "var" / "jiaohao.db"  # the folder does not exist yet
+        yield Cli(f"sqlite+aiosqlite:///{path}", tmp_path, path)
+        return
+    reason = _postgres_unavailable()
+    if reason:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"{reason} (JIAOHAO_REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+    name = f"jiaohao_cli_{os.getpid()}_{secrets.token_hex(3)}"
+    _outside_loop(asyncio.run, _admin(f'CREATE DATABASE "{name}"'))
+    base = _sqlalchemy_url(PG_ADMIN_URL).rsplit("/", 1)[0]
+    try:
+        yield Cli(f"{base}/{name}", tmp_path, None)
+    finally:
+        _outside_loop(asyncio.run, _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _through_the_api(url: str, hall: str, token: str, username: str, password: str) -> None:
+    """The printed device token and the added user's password work against the engine."""
+    app = create_app(make_settings(url))
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            queues = await client.get(
+                f"/api/v1/halls/{hall}/queues", headers={"Authorization": f"Bearer {token}"}
+            )
+            assert queues.status_code == 200, queues.text
+            login = await client.post(
+                "/api/v1/auth/token", data={"username": username, "password": password}
+            )
+            assert login.status_code == 200, login.text
+            wrong = await client.post(
+                "/api/v1/auth/token", data={"username": username, "password": password + "x"}
+            )
+            assert wrong.status_code == 401
+    finally:
+        await app.state.engine.dispose()
+
+
+DEMO_USER = re.compile(r"^\s*(manager|staff)\s+user\s+(\S+) / (\S+)$", re.MULTILINE)
+DEMO_DEVICE = re.compile(r"^\s*(kiosk|gateway|display)\s+device\s+(\S+): (jhd_\S+)$", re.MULTILINE)
+
+
+def test_cli_from_an_empty_database(cli: Cli, tmp_path: Path) -> None:
+    """migrate, demo-setup twice, hall apply (created, unchanged, refused, changed),
+    user add and device add, one after the other as an operator would.
+
+    Each run is a process of its own (~1-2 s), so the refusals that never reach
+    the database differently are checked on SQLite only.
+    """
+    sqlite = cli.sqlite_file is not None
+
+    # migrate: from nothing to the current schema.
+    assert "database is at heads" in cli.ok("migrate")
+    assert cli.query(lambda s: s.execute(text("SELECT COUNT(*) FROM halls"))).scalar_one() == 0
+    if sqlite:
+        assert "database is at heads" in cli.ok("migrate")  # again: nothing to do
+
+    # demo-setup on an empty database prints credentials; a second run does not.
+    first = cli.ok("demo-setup")
+    assert "Credentials" in first
+    users = DEMO_USER.findall(first)
+    devices = DEMO_DEVICE.findall(first)
+    assert sorted((role, name) for role, name, _ in users) == [
+        ("manager", "demo-manager"),
+        ("staff", "demo-staff"),
+    ]
+    assert sorted(kind for kind, _, _ in devices) == ["display", "gateway", "kiosk"]
+    second = cli.ok("demo-setup")
+    assert "skipped" in second and "jhd_" not in second
+    stored = cli.stored_text()
+    for _, _, secret in users + devices:
+        assert secret not in second
+        assert secret not in stored  # passwords hashed, tokens hashed
+
+    async def counts(session: Any) -> tuple[list[str], int, int]:
+        halls = [h.code for h in (await session.execute(select(Hall))).scalars()]
+        n_users = len((await session.execute(select(User.id))).all())
+        n_devices = len((await session.execute(select(Device.id))).all())
+        return halls, n_users, n_devices
+
+    assert cli.query(counts) == (["demo"], 2, 3)  # the second run added nothing
+    demo_password = next(p for role, _, p in users if role == "manager")
+    demo_kiosk = next(t for kind, _, t in devices if kind == "kiosk")
+    _outside_loop(
+        asyncio.run, _through_the_api(cli.url, "demo", demo_kiosk, "demo-manager", demo_password)
+    )
+
+    # hall apply: created, then nothing to change and every row identical.
+    out = cli.ok("hall", "apply", str(TEST_HALL))
+    assert out.splitlines()[0] == "hall testhall: created"
+    before = cli.query(snapshot)
+    assert cli.ok("hall", "apply", str(TEST_HALL)) == "hall testhall: nothing to change\n"
+    assert cli.query(snapshot) == before
+
+    if sqlite:
+        # A file with mistakes is refused whole, with the reason, and changes nothing.
+        bad = tmp_path / "bad.toml"
+        bad.write_text(
+            TEST_HALL.read_text("utf-8").replace('prefix = "B"', 'prefix = "A"'), "utf-8"
+        )
+        refused = cli("hall", "apply", str(bad))
+        assert refused.returncode == 2 and refused.stdout == ""
+        assert "ticket prefixes must be unique" in refused.stderr
+        assert cli.query(snapshot) == before
+
+    # A changed file updates in place and says what changed.
+    changed = tmp_path / "changed.toml"
+    changed.write_text(CHANGED, "utf-8")
+    lines = cli.ok("hall", "apply", str(changed)).splitlines()
+    assert "hall testhall: service business: name '企业开办' -> '企业设立登记'" in lines
+    assert "hall testhall: window 4: active True -> False" in lines
+    assert "hall testhall: window 1: weight 1.0 -> 2.0" in lines
+
+    async def window_4(session: Any) -> Window:
+        hall = select(Hall.id).where(Hall.code == "testhall").scalar_subquery()
+        query = select(Window).where(Window.hall_id == hall, Window.number == 4)
+        return (await session.execute(query)).scalar_one()
+
+    assert cli.query(window_4).active is False  # retired, still there
+
+    # user add: the password comes from stdin; only its hash is stored.
+    password = "correct horse battery staple"
+    out = cli.ok(
+        "user", "add", "--hall", "testhall", "--role", "manager", "--username", "cli-manager",
+        "--password-stdin", stdin=password + "\n",
+    )  # fmt: skip
+    assert out == "user cli-manager (manager) added\n"
+
+    async def user(session: Any) -> User:
+        query = select(User).where(User.username == "cli-manager")
+        return (await session.execute(query)).scalar_one()
+
+    account = cli.query(user)
+    assert account.role == "manager" and account.active and account.hall_id is not None
+    assert account.password_hash.startswith("$argon2")
+    assert verify_password(account.password_hash, password)
+    assert password not in cli.stored_text()
+
+    if sqlite:
+        short = cli(
+            "user", "add", "--hall", "testhall", "--role", "staff", "--username", "shorty",
+            "--password-stdin", stdin="short\n",
+        )  # fmt: skip
+        assert short.returncode == 2 and "at least 8 characters" in short.stderr
+        taken = cli(
+            "user", "add", "--hall", "testhall", "--role", "staff", "--username", "cli-manager",
+            "--password-stdin", stdin="another long password\n",
+        )  # fmt: skip
+        assert taken.returncode == 2 and "exists" in taken.stderr
+        assert cli.query(counts)[1] == 3  # demo's two and cli-manager
+
+    # device add: the token is printed once; the database holds its SHA-256 only.
+    out = cli.ok("device", "add", "--hall", "testhall", "--kind", "kiosk", "--name", "kiosk-1")
+    tokens = TOKEN_LINE.findall(out)
+    assert len(tokens) == 1
+    token = tokens[0]
+
+    async def device(session: Any) -> Device:
+        query = select(Device).where(Device.name == "kiosk-1")
+        return (await session.execute(query)).scalar_one()
+
+    kiosk = cli.query(device)
+    assert (kiosk.kind, kiosk.active) == ("kiosk", True)
+    assert kiosk.token_hash == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in cli.stored_text()
+
+    _outside_loop(
+        asyncio.run, _through_the_api(cli.url, "testhall", token, "cli-manager", password)
+    )
