@@ -18,12 +18,14 @@ async def next_sequence(session: AsyncSession, hall_id: int, service_id: int, da
     """Take the next number for a service's day; the counter row lock serialises issuers."""
     dialect = session.bind.dialect.name if session.bind else "postgresql"
     ins = (postgresql if dialect == "postgresql" else sqlite).insert(TicketCounter)
-    stmt = ins.values(
-        hall_id=hall_id, service_id=service_id, business_date=day, last_sequence=1
-    ).on_conflict_do_update(
-        index_elements=["hall_id", "service_id", "business_date"],
-        set_={"last_sequence": TicketCounter.last_sequence + 1},
-    ).returning(TicketCounter.last_sequence)
+    stmt = (
+        ins.values(hall_id=hall_id, service_id=service_id, business_date=day, last_sequence=1)
+        .on_conflict_do_update(
+            index_elements=["hall_id", "service_id", "business_date"],
+            set_={"last_sequence": TicketCounter.last_sequence + 1},
+        )
+        .returning(TicketCounter.last_sequence)
+    )
     return int((await session.execute(stmt)).scalar_one())
 
 
@@ -71,7 +73,9 @@ async def get_ticket(session: AsyncSession, hall_id: int, ticket_id: int) -> Tic
     ).scalar_one_or_none()
 
 
-async def get_ticket_for_update(session: AsyncSession, hall_id: int, ticket_id: int) -> Ticket | None:
+async def get_ticket_for_update(
+    session: AsyncSession, hall_id: int, ticket_id: int
+) -> Ticket | None:
     return (
         await session.execute(
             select(Ticket)
@@ -172,19 +176,23 @@ async def nth_waiting_queued_at(
 ) -> datetime | None:
     """When the ``places``-th waiting ticket of the same service and class was queued."""
     rows = (
-        await session.execute(
-            select(Ticket.queued_at)
-            .where(
-                Ticket.hall_id == ticket.hall_id,
-                Ticket.service_id == ticket.service_id,
-                Ticket.priority == ticket.priority,
-                Ticket.status == TicketStatus.WAITING.value,
-                Ticket.id != ticket.id,
+        (
+            await session.execute(
+                select(Ticket.queued_at)
+                .where(
+                    Ticket.hall_id == ticket.hall_id,
+                    Ticket.service_id == ticket.service_id,
+                    Ticket.priority == ticket.priority,
+                    Ticket.status == TicketStatus.WAITING.value,
+                    Ticket.id != ticket.id,
+                )
+                .order_by(Ticket.queued_at, Ticket.id)
+                .limit(places)
             )
-            .order_by(Ticket.queued_at, Ticket.id)
-            .limit(places)
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     return rows[-1] if len(rows) == places else (rows[-1] if rows else None)
 
 
@@ -215,10 +223,16 @@ def log_event(
 
 async def events_of(session: AsyncSession, ticket_id: int) -> Sequence[TicketEvent]:
     return (
-        await session.execute(
-            select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
+        (
+            await session.execute(
+                select(TicketEvent)
+                .where(TicketEvent.ticket_id == ticket_id)
+                .order_by(TicketEvent.id)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
 
 
 async def issued_counts(session: AsyncSession, hall_id: int, day: date) -> dict[int, int]:

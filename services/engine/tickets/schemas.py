@@ -17,7 +17,12 @@ class IssueTicketIn(BaseModel):
     id_number: str | None = Field(
         default=None, min_length=6, max_length=32, description="身份证号; only a keyed hash is kept"
     )
-    phone: str | None = Field(default=None, min_length=5, max_length=20, description="only a keyed hash and the last 4 digits are kept")
+    phone: str | None = Field(
+        default=None,
+        min_length=5,
+        max_length=20,
+        description="only a keyed hash and the last 4 digits are kept",
+    )
 
 
 class TicketOut(BaseModel):

@@ -56,7 +56,10 @@ _TRANSITIONS: dict[TicketAction, tuple[frozenset[TicketStatus], TicketStatus]] =
     TicketAction.NO_SHOW: (frozenset({TicketStatus.CALLED}), TicketStatus.NO_SHOW),
     TicketAction.REQUEUE: (frozenset({TicketStatus.CALLED}), TicketStatus.WAITING),
     TicketAction.TRANSFER: (IN_HAND_STATUSES, TicketStatus.TRANSFERRED),
-    TicketAction.CANCEL: (frozenset({TicketStatus.WAITING, TicketStatus.CALLED}), TicketStatus.CANCELLED),
+    TicketAction.CANCEL: (
+        frozenset({TicketStatus.WAITING, TicketStatus.CALLED}),
+        TicketStatus.CANCELLED,
+    ),
 }
 
 
@@ -65,7 +68,9 @@ def next_status(current: TicketStatus, action: TicketAction) -> TicketStatus:
     allowed_from, target = _TRANSITIONS[action]
     if current not in allowed_from:
         if action is TicketAction.CALL:
-            raise TicketNotWaiting(f"ticket is {current.value}, only a waiting ticket can be called")
+            raise TicketNotWaiting(
+                f"ticket is {current.value}, only a waiting ticket can be called"
+            )
         allowed = ", ".join(sorted(s.value for s in allowed_from))
         raise InvalidTicketState(
             f"cannot {action.value} a ticket that is {current.value} (allowed from: {allowed})",

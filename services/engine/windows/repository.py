@@ -71,7 +71,11 @@ async def release_window_holding(
 
 async def list_windows(session: AsyncSession, hall_id: int) -> Sequence[Window]:
     return (
-        await session.execute(
-            select(Window).where(Window.hall_id == hall_id).order_by(Window.number)
+        (
+            await session.execute(
+                select(Window).where(Window.hall_id == hall_id).order_by(Window.number)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )

@@ -14,13 +14,17 @@ class CallTicketIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     ticket_id: int
-    reason: str = Field(min_length=1, max_length=200, description="why this ticket is called out of turn")
+    reason: str = Field(
+        min_length=1, max_length=200, description="why this ticket is called out of turn"
+    )
 
 
 class PauseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=200, description="暂停原因, e.g. 午休, 系统故障, 临时离岗")
+    reason: str = Field(
+        min_length=1, max_length=200, description="暂停原因, e.g. 午休, 系统故障, 临时离岗"
+    )
 
 
 class TransferIn(BaseModel):
@@ -53,4 +57,6 @@ class WindowOut(BaseModel):
 class WindowActionOut(BaseModel):
     window: WindowOut
     ticket: TicketOut | None = None
-    outcome: str | None = Field(default=None, description="e.g. no_show after too many recalls, or requeued")
+    outcome: str | None = Field(
+        default=None, description="e.g. no_show after too many recalls, or requeued"
+    )
