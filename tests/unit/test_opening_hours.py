@@ -124,7 +124,22 @@ def test_expand_weekdays_refuses(key: str) -> None:
 
 
 def test_weekday_index() -> None:
-    assert [weekday_index(d) for d in ("mon", "Tuesday", "SUN")] == [0, 1, 6]
+    assert [weekday_index(d) for d in ("mon", "Tuesday", "SUN", "thurs", " Wed ")] == [
+        0,
+        1,
+        6,
+        3,
+        2,
+    ]
+
+
+@pytest.mark.parametrize("typo", ["month", "sunny", "satur-day", "fr", "weds", "tues day"])
+def test_weekday_typos_refused(typo: str) -> None:
+    # A typo in a hall file must not quietly become a day ("month" is not Monday).
+    with pytest.raises(ValueError, match="not a weekday"):
+        weekday_index(typo)
+    with pytest.raises(ValueError):
+        weekly_from_mapping({typo: ["08:00-12:00"]})
 
 
 def test_intersect() -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
 
@@ -144,11 +144,15 @@ class Schedule:
 
 
 def weekday_index(name: str) -> int:
-    """``"mon"`` -> 0 ... ``"sun"`` -> 6."""
-    key = name.strip().lower()[:3]
-    if key not in WEEKDAYS:
-        raise ValueError(f"{name!r} is not a weekday (mon..sun)")
-    return WEEKDAYS.index(key)
+    """``"mon"`` / ``"Monday"`` -> 0 ... ``"sun"`` -> 6.
+
+    A weekday's name or a start of it ("thurs"); "month" or "sunny" are typos, not days.
+    """
+    key = name.strip().lower()
+    for index, full in enumerate(WEEKDAYS):
+        if len(key) >= 3 and full.startswith(key):
+            return index
+    raise ValueError(f"{name!r} is not a weekday (mon..sun)")
 
 
 def weekly_from_mapping(raw: Mapping[str, Iterable[str]]) -> dict[int, tuple[Session, ...]]:
