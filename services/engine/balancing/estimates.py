@@ -10,14 +10,12 @@ A ticket's wait is estimated from three things:
 * a moving average of recent handle times per service, seeded from the
   service's configured average before any ticket has been handled.
 
-With every able window busy the ticket is called after ``ahead + 1`` more
-tickets of its service have left, one every ``handle / capacity`` on average;
-windows that are free now take the first tickets at once.
+Windows free now take the first tickets at once; after the first busy window
+frees, tickets of the service leave every ``handle / capacity`` on average.
 """
 
 from __future__ import annotations
 
-import heapq
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -114,38 +112,55 @@ def estimate_wait_seconds(
 ) -> float | None:
     """Expected wait of a ticket with ``ahead`` tickets called before it.
 
-    Each able window is free at ``free_in`` and then takes one ticket of this
-    service every ``handle / share`` seconds (its share of time for the
-    service); the ticket is called at the ``ahead + 1``-th such moment.
+    Windows free now take the first tickets at once. Among busy windows, each
+    takes the next ticket of this service when it frees -- surely if the
+    service is its own (primary or tidal), with its share of time if it only
+    helps (secondary). The first of them frees sooner than the one expected
+    earliest, since any of them may finish first: the estimate takes the mean
+    of that earliest expected time and the time to the first of several
+    competing windows (rates adding up). After that, tickets of the service
+    leave every ``handle / capacity`` seconds, capacity being the windows'
+    shares of time added up.
+
     ``None`` when no open window serves the service.
     """
     h = handle.get(service_id)
     if h is None or ahead < 0:
         return None
     demand = demand_of(waiting, handle)
-    # (time, fraction of a ticket, period): each able window is free at
-    # ``free_in``; an idle window, or a busy one whose own (primary) service
-    # this is, takes the next ticket whole; a window helping (secondary) takes
-    # it with its share. After that it takes one every ``h / share``.
-    slots: list[tuple[float, float, float]] = []
+    total = free_now = rate = 0.0
+    busy: list[tuple[float, float]] = []
     for window in windows:
-        share = window_shares(window.links, demand).get(service_id, 0.0)
         link = window.links.get(service_id)
-        if share <= 0 or link is None:
+        share = window_shares(window.links, demand).get(service_id, 0.0)
+        if link is None or share <= 0:
             continue
-        free = max(window.free_in, 0.0)
-        first = 1.0 if free == 0 or link.role is not Role.SECONDARY else share
-        slots.append((free, first, h / share))
-    if not slots:
+        total += share
+        idle = window.free_in <= 0
+        # Chance that this window's next free moment goes to this service.
+        takes = 1.0 if idle or link.role is not Role.SECONDARY else share
+        if idle:
+            free_now += takes
+        else:
+            rate += takes / window.free_in
+            busy.append((window.free_in, takes))
+    if total <= 0:
         return None
-    heapq.heapify(slots)
-    needed = ahead + 1.0
-    while True:
-        free, fraction, period = heapq.heappop(slots)
-        needed -= fraction
-        if needed <= 1e-9:
-            return free
-        heapq.heappush(slots, (free + period, 1.0, period))
+    needed = ahead + 1.0 - free_now
+    if needed <= 0:
+        return 0.0
+    if rate <= 0:
+        return needed * h / total
+    busy.sort()
+    earliest = busy[-1][0]
+    chance = 0.0
+    for free_in, takes in busy:
+        chance += takes
+        if chance >= 1.0 - 1e-9:
+            earliest = free_in
+            break
+    first = (earliest + 1.0 / rate) / 2.0
+    return first + max(needed - 1.0, 0.0) * h / total
 
 
 def wait_minutes(seconds: float | None) -> int | None:
