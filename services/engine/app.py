@@ -19,6 +19,7 @@ from services.engine.evaluations.router import router as evaluations_router
 from services.engine.events.hub import EventHub
 from services.engine.halls.router import router as halls_router
 from services.engine.partners.webhooks import WebhookWorker
+from services.engine.public.router import router as public_router
 from services.engine.tickets.router import router as tickets_router
 from services.engine.windows.router import router as windows_router
 
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(bookings_router)
     app.include_router(balancing_router)
     app.include_router(partner_bookings_router)
+    app.include_router(public_router)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

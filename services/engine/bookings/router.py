@@ -28,11 +28,13 @@ from services.engine.bookings.schemas import (
     SlotOut,
     SlotsOut,
 )
+from services.engine.config import Settings
 from services.engine.core.errors import Forbidden
 from services.engine.deps import HallAccess, IssueAccess, SessionDep, SettingsDep, hall_access
 from services.engine.halls.models import Hall, Service
 from services.engine.partners.deps import LimiterDep, PartnerAccess, PartnerCaller
 from services.engine.partners.ratelimit import RateLimiter
+from services.engine.tickets.router import status_url
 from services.engine.tickets.router import to_out as ticket_out
 from services.engine.tickets.service import TicketView
 
@@ -86,14 +88,17 @@ def _partner_principal(caller: PartnerCaller) -> Principal:
     )
 
 
-async def _check_in_out(session: AsyncSession, hall: Hall, done: service.CheckedIn) -> CheckInOut:
+async def _check_in_out(
+    session: AsyncSession, hall: Hall, done: service.CheckedIn, settings: Settings
+) -> CheckInOut:
     issued = done.issued
     booking = await _out(session, hall, done.booking, issued.service)
     booking.ticket_number = issued.ticket.number
     return CheckInOut(
         booking=booking,
         ticket=ticket_out(
-            TicketView(issued.ticket, issued.service, issued.waiting_ahead, None, None)
+            TicketView(issued.ticket, issued.service, issued.waiting_ahead, None, None),
+            status_url(settings, hall, issued.ticket.id),
         ),
     )
 
@@ -249,7 +254,7 @@ async def partner_check_in(
         code=code,
         partner_id=caller.partner.id,
     )
-    return await _check_in_out(session, caller.hall, done)
+    return await _check_in_out(session, caller.hall, done, settings)
 
 
 @partner_router.get("/tickets/{ticket_id}", response_model=PositionOut)
@@ -345,7 +350,7 @@ async def kiosk_check_in(
         code=body.code,
         id_number=body.id_number,
     )
-    return await _check_in_out(session, access.hall, done)
+    return await _check_in_out(session, access.hall, done, settings)
 
 
 @staff_router.post("/{booking_id}/cancel", response_model=BookingOut)

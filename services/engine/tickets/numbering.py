@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -22,6 +23,17 @@ def format_number(prefix: str, sequence: int, width: int = 3) -> str:
     if sequence < 1:
         raise ValueError("sequences start at 1")
     return f"{prefix}{sequence:0{width}d}"
+
+
+_NUMBER = re.compile(r"^\s*([A-Za-z]{1,2})\s*0*(\d{1,9})\s*$")
+
+
+def parse_number(text: str) -> tuple[str, int] | None:
+    """``"A023"``, ``"a23"``, ``" A 023 "`` -> ``("A", 23)``; None if it is not a number."""
+    match = _NUMBER.match(text)
+    if match is None or int(match.group(2)) < 1:
+        return None
+    return match.group(1).upper(), int(match.group(2))
 
 
 @dataclass(frozen=True)

@@ -243,3 +243,24 @@ async def issued_counts(session: AsyncSession, hall_id: int, day: date) -> dict[
         )
     )
     return {int(s): int(n) for s, n in rows.all()}
+
+
+async def tickets_of_day_with_sequence(
+    session: AsyncSession, hall_id: int, day: date, sequence: int
+) -> Sequence[Ticket]:
+    """A business day's tickets holding a sequence number (any service), oldest first."""
+    return (
+        (
+            await session.execute(
+                select(Ticket)
+                .where(
+                    Ticket.hall_id == hall_id,
+                    Ticket.business_date == day,
+                    Ticket.sequence == sequence,
+                )
+                .order_by(Ticket.id)
+            )
+        )
+        .scalars()
+        .all()
+    )

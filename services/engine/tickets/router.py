@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from typing import Annotated
 
+from fastapi import APIRouter, Query, status
+
+from services.engine.config import Settings
 from services.engine.deps import CancelAccess, IssueAccess, ReadAccess, SessionDep, SettingsDep
+from services.engine.halls.models import Hall
+from services.engine.public.signing import status_url as signed_status_url
 from services.engine.tickets import service
-from services.engine.tickets.schemas import CancelIn, IssueTicketIn, QueueOut, QueuesOut, TicketOut
+from services.engine.tickets.schemas import (
+    CancelIn,
+    IssueTicketIn,
+    QueueOut,
+    QueuesOut,
+    TicketOut,
+    TicketsOut,
+)
 from services.engine.tickets.states import TicketSource
 
 router = APIRouter(prefix="/api/v1/halls/{hall}", tags=["tickets"])
@@ -19,7 +31,12 @@ _SOURCE = {
 }
 
 
-def to_out(view: service.TicketView) -> TicketOut:
+def status_url(settings: Settings, hall: Hall, ticket_id: int) -> str:
+    """The ticket's signed public status page (printed as its QR code)."""
+    return signed_status_url(settings.public_base_url, settings.secret_key, hall.code, ticket_id)
+
+
+def to_out(view: service.TicketView, status_url: str | None = None) -> TicketOut:
     t = view.ticket
     return TicketOut(
         id=t.id,
@@ -43,6 +60,7 @@ def to_out(view: service.TicketView) -> TicketOut:
         transferred_to=t.transferred_to_id,
         transferred_from=t.transferred_from_id,
         phone_tail=t.phone_tail,
+        status_url=status_url,
     )
 
 
@@ -65,13 +83,36 @@ async def issue_ticket(
     return to_out(
         service.TicketView(
             issued.ticket, issued.service, issued.waiting_ahead, None, None, issued.wait
-        )
+        ),
+        status_url(settings, access.hall, issued.ticket.id),
+    )
+
+
+@router.get("/tickets", response_model=TicketsOut)
+async def find_tickets(
+    access: ReadAccess,
+    session: SessionDep,
+    settings: SettingsDep,
+    number: Annotated[
+        str, Query(min_length=2, max_length=16, description="a number of today, e.g. A023 or a23")
+    ],
+) -> TicketsOut:
+    """Today's tickets with a number (补打: reprinting at the kiosk). A transfer carries a
+    number on to a new ticket, so the answer lists the chain, oldest first; empty if none."""
+    views = await service.find_by_number(session=session, hall=access.hall, number=number)
+    return TicketsOut(
+        tickets=[to_out(v, status_url(settings, access.hall, v.ticket.id)) for v in views]
     )
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
-async def get_ticket(ticket_id: int, access: ReadAccess, session: SessionDep) -> TicketOut:
-    return to_out(await service.get_ticket(session=session, hall=access.hall, ticket_id=ticket_id))
+async def get_ticket(
+    ticket_id: int, access: ReadAccess, session: SessionDep, settings: SettingsDep
+) -> TicketOut:
+    return to_out(
+        await service.get_ticket(session=session, hall=access.hall, ticket_id=ticket_id),
+        status_url(settings, access.hall, ticket_id),
+    )
 
 
 @router.post("/tickets/{ticket_id}/cancel", response_model=TicketOut)

@@ -54,6 +54,15 @@ class TicketOut(BaseModel):
     transferred_to: int | None = None
     transferred_from: int | None = None
     phone_tail: str | None = None
+    status_url: str | None = Field(
+        default=None,
+        description="public status page of the ticket (print it as the QR code); signed, "
+        "no account needed",
+    )
+
+
+class TicketsOut(BaseModel):
+    tickets: list[TicketOut]
 
 
 class CancelIn(BaseModel):

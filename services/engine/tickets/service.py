@@ -28,7 +28,12 @@ from services.engine.halls.models import Hall, Service
 from services.engine.halls.service import hours_of, rules_of
 from services.engine.tickets import repository
 from services.engine.tickets.models import Ticket
-from services.engine.tickets.numbering import business_date, format_number, quota_period_at
+from services.engine.tickets.numbering import (
+    business_date,
+    format_number,
+    parse_number,
+    quota_period_at,
+)
 from services.engine.tickets.states import (
     PriorityClass,
     TicketAction,
@@ -332,3 +337,23 @@ async def queues(*, session: AsyncSession, hall: Hall, now: datetime | None = No
             )
         )
     return views
+
+
+async def find_by_number(
+    *, session: AsyncSession, hall: Hall, number: str, now: datetime | None = None
+) -> list[TicketView]:
+    """Today's tickets with a number (补打 at the kiosk): ``A23`` finds ``A023``.
+
+    A transfer carries the number on to a new ticket, so a number may name a
+    chain; it is returned oldest first. Unknown or malformed numbers give none.
+    """
+    wanted = parse_number(number)
+    if wanted is None:
+        return []
+    day = business_date(now or utcnow(), hall.timezone)
+    found = await repository.tickets_of_day_with_sequence(session, hall.id, day, wanted[1])
+    return [
+        await get_ticket(session=session, hall=hall, ticket_id=t.id)
+        for t in found
+        if parse_number(t.number) == wanted
+    ]
