@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -14,7 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from services.engine.core.db import utcnow
+from services.engine.core.db import make_engine, make_sessionmaker, utcnow
+from services.engine.halls.service import get_hall
 from services.engine.partners import signing
 from services.engine.partners.models import WebhookDelivery
 from services.engine.partners.webhooks import WebhookWorker, backoff
@@ -216,3 +218,52 @@ async def test_calling_never_waits_for_webhooks(
     assert called.status_code == 200 and called.json()["ticket"]["id"] == ticket["id"]
     async with app.state.sessionmaker() as session:
         assert (await session.execute(select(WebhookDelivery))).scalars().all() == []
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_two_engine_processes_never_send_a_delivery_twice(
+    database_url: str,
+    app,
+    bhall: Hall,
+    receiver: Receiver,
+    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+) -> None:
+    for proxy in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    receiver.fail_first = 0
+    pid, _key_id, _secret = await add_partner(
+        app, bhall.code, name="busy", webhook_url=receiver.url
+    )
+    now = utcnow()
+    async with app.state.sessionmaker() as session:
+        hall = await get_hall(session=session, code=bhall.code)
+        session.add_all(
+            WebhookDelivery(
+                partner_id=pid,
+                hall_id=hall.id,
+                dedupe_key=f"test:{i}",
+                event_type="ticket.near",
+                payload={"i": i},
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            for i in range(60)
+        )
+        await session.commit()
+    # Two engines with their own connection pools, as two processes would have.
+    engines = [make_engine(database_url, pool_size=2) for _ in range(2)]
+    workers = [WebhookWorker(make_sessionmaker(e), app.state.settings) for e in engines]
+    try:
+        for _ in range(3):
+            await asyncio.gather(*(w.run_once(now=now) for w in workers))
+    finally:
+        for e in engines:
+            await e.dispose()
+    ids = [json.loads(r["body"])["delivery_id"] for r in receiver.received]
+    assert len(ids) == 60 and len(set(ids)) == 60
+    async with app.state.sessionmaker() as session:
+        rows = (await session.execute(select(WebhookDelivery))).scalars().all()
+    assert {(r.status, r.attempts) for r in rows} == {("delivered", 1)}
