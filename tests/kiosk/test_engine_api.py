@@ -182,3 +182,12 @@ async def test_find_by_number_lists_a_transfer_chain(client: httpx.AsyncClient, 
     chain = found.json()["tickets"]
     assert [t["id"] for t in chain] == [ticket["id"], successor["id"]]
     assert [t["status"] for t in chain] == ["transferred", "waiting"]
+
+
+async def test_who_am_i_names_the_hall_so_a_kiosk_needs_only_its_token(
+    client: httpx.AsyncClient, hall: Hall
+) -> None:
+    for who in ("kiosk", "gateway", "staff"):
+        me = await client.get("/api/v1/auth/me", headers=hall.h(who))
+        assert me.status_code == 200, me.text
+        assert me.json()["hall"] == "testhall", who

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from services.engine.auth import service
 from services.engine.deps import CurrentPrincipal, SessionDep, SettingsDep
+from services.engine.halls import repository as halls_repo
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
 
@@ -25,6 +26,7 @@ class MeOut(BaseModel):
     id: int
     role: str
     hall_id: int | None
+    hall: str | None = None  # the hall's code (a kiosk or gateway finds its hall from its token)
     name: str
 
 
@@ -46,11 +48,19 @@ async def token(
 
 
 @router.get("/me", response_model=MeOut)
-async def me(principal: CurrentPrincipal) -> MeOut:
+async def me(principal: CurrentPrincipal, session: SessionDep) -> MeOut:
+    hall = (
+        await halls_repo.get_hall_by_id(session, principal.hall_id)
+        if principal.hall_id is not None
+        else None
+    )
+    code = hall.code if hall is not None else None
+    await session.rollback()
     return MeOut(
         kind=principal.kind,
         id=principal.id,
         role=principal.role,
         hall_id=principal.hall_id,
+        hall=code,
         name=principal.name,
     )

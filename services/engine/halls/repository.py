@@ -15,6 +15,10 @@ async def get_hall_by_code(session: AsyncSession, code: str) -> Hall | None:
     return (await session.execute(select(Hall).where(Hall.code == code))).scalar_one_or_none()
 
 
+async def get_hall_by_id(session: AsyncSession, hall_id: int) -> Hall | None:
+    return await session.get(Hall, hall_id)
+
+
 async def list_halls(session: AsyncSession) -> Sequence[Hall]:
     return (await session.execute(select(Hall).order_by(Hall.code))).scalars().all()
 
