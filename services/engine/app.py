@@ -15,6 +15,7 @@ from services.engine.bookings.router import staff_router as bookings_router
 from services.engine.config import Settings, get_settings
 from services.engine.core.db import make_engine, make_sessionmaker
 from services.engine.core.problems import install_problem_handlers
+from services.engine.devices.router import router as devices_router
 from services.engine.evaluations.router import router as evaluations_router
 from services.engine.events.hub import EventHub
 from services.engine.halls.router import router as halls_router
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(balancing_router)
     app.include_router(partner_bookings_router)
     app.include_router(public_router)
+    app.include_router(devices_router)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     voice_repeat: int = Field(default=2, ge=1, le=5)
     voice_dir: str | None = None
     public_base_url: str = "http://127.0.0.1:8000"
+    # A kiosk or gateway not heard from for this long is shown offline (GET .../devices).
+    device_silent_seconds: float = Field(default=90, gt=0)
 
     @model_validator(mode="after")
     def _refuse_default_secrets(self) -> Settings:

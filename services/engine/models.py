@@ -4,6 +4,7 @@ from services.engine.auth.models import Device, User
 from services.engine.balancing.models import TidalChange, TidalServiceState
 from services.engine.bookings.models import Booking, BookingConfig, BookingSlot
 from services.engine.core.db import Base
+from services.engine.devices.models import DeviceHealthRecord
 from services.engine.evaluations.models import Evaluation
 from services.engine.events.models import HallEvent
 from services.engine.halls.models import Hall, Service
@@ -17,6 +18,7 @@ __all__ = [
     "BookingConfig",
     "BookingSlot",
     "Device",
+    "DeviceHealthRecord",
     "Evaluation",
     "Hall",
     "HallEvent",

@@ -7,8 +7,12 @@ from datetime import datetime
 from fastapi import APIRouter, status
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.engine.deps import RateAccess, SessionDep
+from services.engine.auth.permissions import DeviceKind
+from services.engine.core.errors import Forbidden
+from services.engine.deps import RateAccess, ReadAccess, SessionDep
 from services.engine.evaluations import service
+from services.engine.evaluations.models import Evaluation
+from services.engine.evaluations.rules import reason_missing
 from services.engine.windows.repository import window_numbers
 
 router = APIRouter(prefix="/api/v1/halls/{hall}", tags=["evaluations"])
@@ -22,6 +26,13 @@ class EvaluationIn(BaseModel):
     )
     reasons: list[str] = Field(default_factory=list, max_length=10)
     comment: str | None = Field(default=None, max_length=500)
+    from_pad: bool = Field(
+        default=False,
+        description=(
+            "a gateway relays a key press on an evaluation pad (评价器); a pad has only its "
+            "level keys, so its 差评 is recorded without a reason (reason_missing)"
+        ),
+    )
 
 
 class EvaluationOut(BaseModel):
@@ -32,7 +43,26 @@ class EvaluationOut(BaseModel):
     comment: str | None
     window: int | None
     staff_user_id: int | None
+    channel: str = Field(description="who recorded it: gateway (evaluation pad), kiosk, admin")
+    reason_missing: bool = Field(
+        description="a 差评 without any reason: pressed on a pad that cannot take one"
+    )
     created_at: datetime
+
+
+def _out(evaluation: Evaluation, numbers: dict[int, int]) -> EvaluationOut:
+    return EvaluationOut(
+        id=evaluation.id,
+        ticket_id=evaluation.ticket_id,
+        level=evaluation.level,
+        reasons=evaluation.reasons,
+        comment=evaluation.comment,
+        window=numbers.get(evaluation.window_id) if evaluation.window_id else None,
+        staff_user_id=evaluation.staff_user_id,
+        channel=evaluation.channel,
+        reason_missing=reason_missing(evaluation.level, evaluation.reasons, evaluation.comment),
+        created_at=evaluation.created_at,
+    )
 
 
 @router.post(
@@ -52,15 +82,17 @@ async def rate(
         reasons=body.reasons,
         comment=body.comment,
         principal=access.principal,
+        from_pad=body.from_pad,
     )
-    numbers = await window_numbers(session, access.hall.id)
-    return EvaluationOut(
-        id=evaluation.id,
-        ticket_id=evaluation.ticket_id,
-        level=evaluation.level,
-        reasons=evaluation.reasons,
-        comment=evaluation.comment,
-        window=numbers.get(evaluation.window_id) if evaluation.window_id else None,
-        staff_user_id=evaluation.staff_user_id,
-        created_at=evaluation.created_at,
+    return _out(evaluation, await window_numbers(session, access.hall.id))
+
+
+@router.get("/tickets/{ticket_id}/evaluation", response_model=EvaluationOut)
+async def get_rating(ticket_id: int, access: ReadAccess, session: SessionDep) -> EvaluationOut:
+    """The rating of a ticket; ``not_found`` when it has none (未评价). Not for hall screens."""
+    if access.principal.role == DeviceKind.DISPLAY.value:
+        raise Forbidden("a hall display does not read ratings")
+    evaluation = await service.get_evaluation(
+        session=session, hall=access.hall, ticket_id=ticket_id
     )
+    return _out(evaluation, await window_numbers(session, access.hall.id))

@@ -13,10 +13,25 @@ def is_bad(level: int) -> bool:
     return level <= 2
 
 
-def check_rating(level: int, reasons: list[str], comment: str | None) -> None:
-    """Refuse an out-of-range level, or a 差评 with neither reason nor comment."""
+def has_reason(reasons: list[str], comment: str | None) -> bool:
+    return any(r.strip() for r in reasons) or bool(comment and comment.strip())
+
+
+def reason_missing(level: int, reasons: list[str], comment: str | None) -> bool:
+    """A 差评 recorded without any reason: only an evaluation pad's key press can be one."""
+    return is_bad(level) and not has_reason(reasons, comment)
+
+
+def check_rating(
+    level: int, reasons: list[str], comment: str | None, *, from_pad: bool = False
+) -> None:
+    """Refuse an out-of-range level, or a 差评 with neither reason nor comment.
+
+    An evaluation pad (评价器) has nothing but its level keys, so a 差评 pressed on one
+    cannot carry a reason. It is recorded as the citizen gave it, without any reason
+    (never with an invented one), and shows as ``reason_missing`` for the follow-up.
+    """
     if level not in LEVELS:
         raise ValidationFailed("level must be 1 (非常不满意) to 5 (非常满意)")
-    has_reason = any(r.strip() for r in reasons) or bool(comment and comment.strip())
-    if is_bad(level) and not has_reason:
+    if reason_missing(level, reasons, comment) and not from_pad:
         raise RatingNeedsReason("a rating of 1 or 2 needs at least one reason or a comment")

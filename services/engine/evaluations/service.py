@@ -6,11 +6,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.engine.auth.permissions import Principal
+from services.engine.auth.permissions import DeviceKind, Principal
 from services.engine.core.db import utcnow
-from services.engine.core.errors import AlreadyRated, InvalidTicketState, NotFound
+from services.engine.core.errors import AlreadyRated, Forbidden, InvalidTicketState, NotFound
 from services.engine.evaluations.models import Evaluation
-from services.engine.evaluations.rules import check_rating
+from services.engine.evaluations.rules import check_rating, reason_missing
 from services.engine.events import outbox
 from services.engine.halls.models import Hall
 from services.engine.tickets import repository as tickets_repo
@@ -27,8 +27,15 @@ async def rate_ticket(
     reasons: list[str],
     comment: str | None,
     principal: Principal,
+    from_pad: bool = False,
 ) -> Evaluation:
-    """Record the citizen's rating of a finished ticket (一次一评)."""
+    """Record the citizen's rating of a finished ticket (一次一评).
+
+    ``from_pad``: a gateway relays a key press on an evaluation pad, which cannot carry
+    a reason (see :func:`rules.check_rating`).
+    """
+    if from_pad and principal.role != DeviceKind.GATEWAY.value:
+        raise Forbidden("only a hall gateway relays evaluation pad presses")
     ticket = await tickets_repo.get_ticket_for_update(session, hall.id, ticket_id)
     if ticket is None:
         raise NotFound(f"no ticket {ticket_id} in this hall")
@@ -36,7 +43,7 @@ async def rate_ticket(
         raise InvalidTicketState(
             f"ticket {ticket.number} is {ticket.status}; only a finished ticket is rated"
         )
-    check_rating(level, reasons, comment)
+    check_rating(level, reasons, comment, from_pad=from_pad)
     existing = (
         await session.execute(select(Evaluation.id).where(Evaluation.ticket_id == ticket.id))
     ).scalar_one_or_none()
@@ -69,7 +76,22 @@ async def rate_ticket(
             "number": ticket.number,
             "level": level,
             "window": numbers.get(ticket.window_id) if ticket.window_id else None,
+            "reason_missing": reason_missing(level, reasons, comment),
         },
     )
     await outbox.commit(session)
+    return evaluation
+
+
+async def get_evaluation(*, session: AsyncSession, hall: Hall, ticket_id: int) -> Evaluation:
+    """The rating of one ticket; a finished ticket without one is 未评价."""
+    evaluation = (
+        await session.execute(
+            select(Evaluation).where(
+                Evaluation.hall_id == hall.id, Evaluation.ticket_id == ticket_id
+            )
+        )
+    ).scalar_one_or_none()
+    if evaluation is None:
+        raise NotFound(f"ticket {ticket_id} of this hall has no rating (未评价)")
     return evaluation

@@ -1,0 +1,1 @@
+"""Tests of the hall device gateway, device health and pad ratings."""
