@@ -169,6 +169,12 @@ def cmd_devices_simulate(args: argparse.Namespace) -> int:
     return simulate_main(["--config", args.config])
 
 
+def cmd_gateway(args: argparse.Namespace) -> int:
+    from services.gateway.cli import run
+
+    return run(args)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     from services.simulator.cli import main as simulate_main
 
@@ -213,6 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     simulate = devices.add_parser("simulate", help="start simulated keypads, boards, pads and a printer on ptys")
     simulate.add_argument("--config", required=True)
     simulate.set_defaults(func=cmd_devices_simulate)
+
+    from services.gateway.cli import add_arguments as gateway_arguments
+
+    gateway = sub.add_parser("gateway", help="run the hall device gateway (buses <-> engine)")
+    gateway_arguments(gateway)
+    gateway.set_defaults(func=cmd_gateway)
 
     from services.simulator.cli import add_arguments as simulate_arguments
 

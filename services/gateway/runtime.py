@@ -1,0 +1,462 @@
+"""The running gateway: buses in, engine calls out; engine events in, device displays out.
+
+Tasks, all in one asyncio loop (the drivers do their serial I/O on their own threads):
+
+- the bus follower reads the hall's event bus (snapshot, then events; it resumes
+  with ``since`` after any break, engine restarts included) into a :class:`HallView`
+  and marks windows whose boards and keypads must be shown again;
+- the renderer shows what changed on the LED boards and keypads;
+- one reader per serial bus turns key presses into window actions (in order per
+  window) and pad presses into ratings;
+- the rating clock ends invitations nobody answered (未评价);
+- the health reporter sends the devices' health on every change and periodically.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from drivers.clock import Clock, SystemClock
+from drivers.config import DeviceKind
+from drivers.devices.bus import EvaluationPad, Keypad, KeypadBus, LedBoard
+from drivers.devices.events import (
+    EventSubscription,
+    HealthChanged,
+    KeypadPressed,
+    RatingPressed,
+)
+from drivers.errors import DriverError
+from services.busclient.client import BusClient, BusRefused
+from services.gateway.actions import plan
+from services.gateway.config import GatewayConfig
+from services.gateway.engine import (
+    EngineClient,
+    EngineRefused,
+    EngineUnavailable,
+    OutcomeUnknown,
+)
+from services.gateway.hallstate import (
+    BoardContent,
+    Change,
+    Finished,
+    HallView,
+    KeypadContent,
+    Texts,
+)
+from services.gateway.health import bus_entries
+from services.gateway.ratings import RatingWindows
+
+log = logging.getLogger("services.gateway")
+
+REFUSED_PAUSE = 30.0  # seconds between tries when the engine refuses the bus connection
+NEVER = float("inf")
+
+
+class GatewayRefused(Exception):
+    """The engine will not work with this token or hall; the gateway cannot start."""
+
+
+class Gateway:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        engine_url: str,
+        token: str,
+        *,
+        clock: Clock | None = None,
+        buses: list[KeypadBus] | None = None,
+        engine: EngineClient | None = None,
+    ) -> None:
+        self.config = config
+        self.engine_url = engine_url
+        self.token = token
+        self.clock: Clock = clock or SystemClock()
+        self.engine = engine or EngineClient(engine_url, token, timeout=config.http_timeout)
+        self.buses = buses if buses is not None else [
+            KeypadBus(b, clock=self.clock) for b in config.buses
+        ]  # fmt: skip
+        self.view = HallView(Texts(config.idle_text, config.paused_text, config.closed_text))
+        self.ratings = RatingWindows(config.evaluation_timeout)
+        self.hall: str | None = config.hall
+        self.stats: Counter[str] = Counter()
+        self.bus_client: BusClient | None = None
+        self.bus_state = "starting"
+        self.live = asyncio.Event()  # the event bus has caught up at least once
+        self._last_seq: int | None = None
+        self._dirty: set[int] = set()
+        self._recalled: set[int] = set()
+        self._render_wake = asyncio.Event()
+        self._health_wake = asyncio.Event()
+        self._rating_wake = asyncio.Event()
+        self._shown_board: dict[int, BoardContent] = {}
+        self._shown_keypad: dict[int, KeypadContent] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._spawned: set[asyncio.Task[Any]] = set()
+
+    # --- devices of a window -----------------------------------------------------------
+
+    def _bus_with(self, kind: DeviceKind, window: int) -> KeypadBus | None:
+        for bus in self.buses:
+            if any(d.kind is kind and d.window == window for d in bus.config.devices):
+                return bus
+        return None
+
+    def led_board(self, window: int) -> LedBoard | None:
+        bus = self._bus_with(DeviceKind.LED, window)
+        return bus.led_board(window) if bus else None
+
+    def keypad(self, window: int) -> Keypad | None:
+        bus = self._bus_with(DeviceKind.KEYPAD, window)
+        return bus.keypad(window) if bus else None
+
+    def evaluation_pad(self, window: int) -> EvaluationPad | None:
+        bus = self._bus_with(DeviceKind.EVALUATOR, window)
+        return bus.evaluation_pad(window) if bus else None
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Run until ``stop`` is set; raises :class:`GatewayRefused` on a token/hall refusal."""
+        subscriptions = [bus.events() for bus in self.buses]
+        for bus in self.buses:
+            await bus.start()
+        tasks: list[asyncio.Task[Any]] = []
+        try:
+            await self._identify(stop)
+            if stop.is_set():
+                return
+            loops: list[Coroutine[Any, Any, None]] = [
+                self._follow_bus(),
+                self._render(),
+                self._report_health(),
+                self._rating_clock(),
+                *(self._read_devices(sub) for sub in subscriptions),
+            ]
+            tasks = [asyncio.create_task(c) for c in loops]
+            stopper = asyncio.create_task(stop.wait())
+            done, _ = await asyncio.wait([stopper, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            for task in done:
+                if task is not stopper and not task.cancelled() and task.exception():
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            for task in [*tasks, *self._spawned]:
+                task.cancel()
+            await asyncio.gather(*tasks, *self._spawned, return_exceptions=True)
+            if self.bus_client is not None:
+                await self.bus_client.close()
+            for sub in subscriptions:
+                sub.close()
+            for bus in self.buses:
+                await bus.stop()
+            await self.engine.aclose()
+
+    async def _identify(self, stop: asyncio.Event) -> None:
+        """Who the token is: a gateway of which hall (waits for an engine that is down)."""
+        try:
+            me_task = asyncio.create_task(self.engine.me(retry_for=NEVER))
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait([me_task, stopper], return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
+            if stop.is_set():
+                me_task.cancel()
+                return
+            me = me_task.result()
+        except EngineRefused as err:
+            raise GatewayRefused(f"the engine refuses the token: {err.detail}") from err
+        if me.get("kind") != "device" or me.get("role") != "gateway":
+            raise GatewayRefused(f"the token is a {me.get('role')}'s, not a gateway's")
+        hall = me.get("hall")
+        if self.config.hall is not None and self.config.hall != hall:
+            raise GatewayRefused(f"the token belongs to hall {hall!r}, not {self.config.hall!r}")
+        self.hall = str(hall)
+        log.info("gateway %s of hall %s; windows %s", me.get("name"), hall, self.config.windows)
+
+    def _spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
+        task = asyncio.create_task(coro)
+        self._spawned.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._spawned.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("%s failed", what, exc_info=t.exception())
+
+        task.add_done_callback(done)
+
+    # --- engine events -> the hall view --------------------------------------------------
+
+    def _bus_state_changed(self, state: str) -> None:
+        if state != self.bus_state:
+            log.info("event bus: %s", state)
+        self.bus_state = state
+
+    async def _follow_bus(self) -> None:
+        assert self.hall is not None
+        while True:
+            client = BusClient(
+                self.engine_url,
+                self.hall,
+                self.token,
+                since=self._last_seq,
+                on_state=self._bus_state_changed,
+            )
+            self.bus_client = client
+            try:
+                async for message in client:
+                    await self._on_message(message)
+                    self._last_seq = client.last_seq
+            except BusRefused as err:
+                log.error("event bus: %s; trying again in %.0f s", err, REFUSED_PAUSE)
+                self._last_seq = client.last_seq
+                await asyncio.sleep(REFUSED_PAUSE)
+
+    async def _on_message(self, message: dict[str, Any]) -> None:
+        kind = message.get("kind")
+        if kind == "snapshot":
+            change = self.view.apply_snapshot(message)
+            self.stats["snapshots"] += 1
+            await self._refresh_services()
+            self._mark(change)
+        elif kind == "event":
+            self.stats["events"] += 1
+            type_ = str(message.get("type"))
+            change = self.view.apply_event(type_, message.get("data") or {}, message.get("at"))
+            if change.finished is not None:
+                self._finished(change.finished)
+            if change.refresh:
+                if type_ == "hall.updated" and self.bus_client is not None:
+                    await self.bus_client.request_snapshot()  # windows may have come or gone
+                else:
+                    await self._refresh_services()
+            self._mark(change)
+        elif kind == "resume":
+            log.info(
+                "event bus: resuming after %s (engine at %s)",
+                message.get("since"),
+                message.get("seq"),
+            )
+        elif kind == "live":
+            self.live.set()
+
+    async def _refresh_services(self) -> None:
+        """Which services each window serves (for its waiting count)."""
+        assert self.hall is not None
+        try:
+            windows = await self.engine.windows(self.hall, retry_for=5.0)
+        except (EngineRefused, EngineUnavailable) as err:
+            log.warning("could not read the windows' services: %s", err)
+            return
+        self._mark(
+            self.view.set_services({int(w["number"]): w.get("services") or {} for w in windows})
+        )
+
+    def _mark(self, change: Change) -> None:
+        if change.windows or change.recalled:
+            self._dirty |= change.windows
+            self._recalled |= change.recalled
+            self._render_wake.set()
+
+    # --- the hall view -> boards and keypads -----------------------------------------------
+
+    async def _render(self) -> None:
+        while True:
+            await self._render_wake.wait()
+            self._render_wake.clear()
+            dirty, self._dirty = self._dirty, set()
+            recalled, self._recalled = self._recalled, set()
+            for window in sorted(dirty | recalled):
+                await self._show(window, force=window in recalled)
+
+    async def _show(self, window: int, *, force: bool = False) -> None:
+        board = self.view.board(window)
+        led = self.led_board(window)
+        if led is not None:
+            last = self._shown_board.get(window)
+            main = (board.mode, board.text, board.number)
+            if force or last is None or main != (last.mode, last.text, last.number):
+                await self._send(led.device_id, self._show_main(led, board))
+            if last is None or board.waiting != last.waiting:
+                await self._send(led.device_id, led.show_waiting(board.waiting))
+            self._shown_board[window] = board
+        keypad = self.keypad(window)
+        content = self.view.keypad(window)
+        if keypad is not None and self._shown_keypad.get(window) != content:
+            await self._send(keypad.device_id, keypad.show(content.number, content.waiting))
+            self._shown_keypad[window] = content
+
+    @staticmethod
+    def _show_main(led: LedBoard, board: BoardContent) -> Awaitable[None]:
+        if board.mode == "ticket" and board.number:
+            return led.show_ticket(board.number, board.window)
+        if board.mode == "idle":
+            return led.show_idle(board.text)
+        return led.show_paused(board.text)
+
+    async def _send(self, device: str, command: Awaitable[None]) -> None:
+        """Device commands that fail are not lost: the driver shows them when it is back."""
+        try:
+            await command
+        except DriverError as err:
+            self.stats["device_errors"] += 1
+            log.debug("%s: %s (shown when it is back)", device, err)
+
+    # --- serial buses -> engine ---------------------------------------------------------
+
+    async def _read_devices(self, events: EventSubscription) -> None:
+        async for event in events:
+            if isinstance(event, KeypadPressed):
+                self._spawn(self._press(event), f"key {event.action} at window {event.window}")
+            elif isinstance(event, RatingPressed):
+                self._pad_pressed(event)
+            elif isinstance(event, HealthChanged):
+                self._health_wake.set()
+
+    async def _press(self, event: KeypadPressed) -> None:
+        """One key press, after the earlier ones of the same window."""
+        assert self.hall is not None
+        lock = self._locks.setdefault(event.window, asyncio.Lock())
+        async with lock:
+            todo = plan(
+                event.action,
+                self.view.window(event.window),
+                open_on_call=self.config.open_on_call,
+                pause_reason=self.config.pause_reason,
+            )
+            if todo.refusal is not None:
+                log.info("window %d: %s: %s", event.window, event.action, todo.refusal)
+                await self._beep(event.window)
+                return
+            for call in todo.calls:
+                try:
+                    await self.engine.window_action(
+                        self.hall,
+                        event.window,
+                        call.action,
+                        call.body,
+                        retry_for=self.config.action_retry_seconds,
+                    )
+                except EngineRefused as err:
+                    self.stats["actions_refused"] += 1
+                    log.info("window %d: %s refused: %s", event.window, call.action, err)
+                    await self._beep(event.window)
+                    return
+                except (EngineUnavailable, OutcomeUnknown) as err:
+                    self.stats["actions_failed"] += 1
+                    log.warning("window %d: %s not done: %s", event.window, call.action, err)
+                    await self._beep(event.window)
+                    return
+            self.stats["actions"] += 1
+            log.info("window %d: %s", event.window, " + ".join(c.action for c in todo.calls))
+
+    async def _beep(self, window: int) -> None:
+        keypad = self.keypad(window)
+        if keypad is not None:
+            await self._send(keypad.device_id, keypad.beep())
+
+    # --- ratings (好差评) ----------------------------------------------------------------
+
+    def _finished(self, finished: Finished) -> None:
+        pad = self.evaluation_pad(finished.window)
+        if pad is None:
+            return  # no pad at that window: nothing to rate with
+        age = (self.clock.now() - finished.at).total_seconds() if finished.at else 0.0
+        invitation = self.ratings.finished(
+            finished.window, finished.ticket_id, finished.number, self.clock.monotonic(), age
+        )
+        if invitation is None:
+            return
+        self._rating_wake.set()
+        log.info("window %d: %s finished; its pad takes a rating", finished.window, finished.number)
+        if self.config.invite_rating:  # lights 请评价 (or beeps): it never picks a level
+            self._spawn(self._send(pad.device_id, pad.invite()), "pad invitation")
+
+    def _pad_pressed(self, event: RatingPressed) -> None:
+        rating = self.ratings.pressed(event.window, int(event.level), self.clock.monotonic())
+        if rating is None:
+            self.stats["ratings_ignored"] += 1
+            log.info(
+                "window %d: pad pressed %d with no ticket to rate: ignored",
+                event.window,
+                event.level,
+            )
+            return
+        self._spawn(self._post_rating(rating.ticket_id, rating.number, rating.level), "rating")
+
+    async def _post_rating(self, ticket_id: int, number: str, level: int) -> None:
+        assert self.hall is not None
+        try:
+            await self.engine.rate(
+                self.hall, ticket_id, level, retry_for=self.config.rating_retry_seconds
+            )
+        except EngineRefused as err:
+            if err.code == "already_rated":  # e.g. our first try went through after all
+                self.stats["ratings"] += 1
+                return
+            self.stats["ratings_refused"] += 1
+            log.warning("rating of %s refused: %s", number, err)
+            return
+        except EngineUnavailable as err:
+            self.stats["ratings_lost"] += 1
+            log.error("rating %d of %s could not be recorded: %s", level, number, err)
+            return
+        self.stats["ratings"] += 1
+        log.info("%s rated %d", number, level)
+
+    async def _rating_clock(self) -> None:
+        while True:
+            deadline = self.ratings.next_deadline()
+            timeout = None if deadline is None else max(deadline - self.clock.monotonic(), 0.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._rating_wake.wait(), timeout)
+            self._rating_wake.clear()
+            self.ratings.expire(self.clock.monotonic())
+            lapsed, self.ratings.lapsed = self.ratings.lapsed, []
+            for invitation in lapsed:
+                self.stats["unrated"] += 1
+                log.info("window %d: %s not rated (未评价)", invitation.window, invitation.number)
+
+    # --- health ----------------------------------------------------------------------
+
+    def health_report(self) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = []
+        for bus in self.buses:
+            entries.extend(bus_entries(bus.config, bus.port_health, bus.health()))
+        return entries
+
+    async def _report_health(self) -> None:
+        assert self.hall is not None
+        failing = False
+        while True:
+            report = self.health_report()
+            try:
+                await self.engine.report_health(self.hall, report)
+                self.stats["health_reports"] += 1
+                if failing:
+                    log.info("health reports reach the engine again")
+                failing = False
+            except (EngineRefused, EngineUnavailable, OutcomeUnknown) as err:
+                if not failing:
+                    log.warning("health report not delivered: %s", err)
+                failing = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._health_wake.wait(), self.config.health_interval)
+            self._health_wake.clear()
+
+
+async def run_gateway(
+    config: GatewayConfig,
+    engine_url: str,
+    token: str,
+    stop: asyncio.Event,
+    *,
+    on_start: Callable[[Gateway], None] | None = None,
+) -> None:
+    gateway = Gateway(config, engine_url, token)
+    if on_start is not None:
+        on_start(gateway)
+    await gateway.run(stop)
