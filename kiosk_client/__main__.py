@@ -1,0 +1,3 @@
+from kiosk_client.cli import main
+
+raise SystemExit(main())
