@@ -54,6 +54,8 @@ from services.gateway.ratings import RatingWindows
 log = logging.getLogger("services.gateway")
 
 REFUSED_PAUSE = 30.0  # seconds between tries when the engine refuses the bus connection
+# One gateway per hall: it may come back quickly after an engine restart.
+BUS_MAX_BACKOFF = 5.0
 NEVER = float("inf")
 
 
@@ -203,6 +205,7 @@ class Gateway:
                 self.hall,
                 self.token,
                 since=self._last_seq,
+                max_backoff=BUS_MAX_BACKOFF,
                 on_state=self._bus_state_changed,
             )
             self.bus_client = client

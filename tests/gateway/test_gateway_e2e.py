@@ -1,0 +1,282 @@
+"""The gateway end to end, with real processes and simulated devices on ptys.
+
+The engine (uvicorn, a temporary SQLite database set up by the ``jiaohao`` CLI) and
+the gateway (``jiaohao gateway``) run as processes of their own; the keypads, pads
+and LED boards are simulators in this process speaking the real protocols on a
+pseudo-terminal; a hall display follows the engine's bus with the bus client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from drivers.config import BusConfig
+from drivers.protocols.keypad import KeypadAction
+from drivers.simulators.bus import SimulatedBus
+from services.busclient.client import BusClient
+from tests.conftest import ROOT
+from tests.gateway.processes import (
+    Engine,
+    Process,
+    device_tokens,
+    engine_env,
+    jiaohao,
+    wait_until,
+)
+
+pytestmark = pytest.mark.slow
+
+HALL = "testhall"
+API = f"/api/v1/halls/{HALL}"
+# Windows 1-3 have a keypad, a pad and a board; window 4 only a board.
+DEVICES = [
+    ("keypad", 1, 1, "ff68"), ("keypad", 2, 2, "ff68"), ("keypad", 3, 3, "jh"),
+    ("evaluator", 11, 1, "ff68"), ("evaluator", 12, 2, "ff68"), ("evaluator", 13, 3, "jh"),
+    ("led", 21, 1, "jh"), ("led", 22, 2, "jh"), ("led", 23, 3, "jh"), ("led", 24, 4, "jh"),
+]  # fmt: skip
+
+
+def gateway_config(path: Path, port: Path) -> None:
+    devices = "".join(
+        f'[[buses.devices]]\nkind = "{k}"\naddress = {a}\nwindow = {w}\nprotocol = "{p}"\n'
+        for k, a, w, p in DEVICES
+    )
+    path.write_text(
+        f'hall = "{HALL}"\nevaluation_timeout = 60\nhealth_interval = 2\n'
+        "action_retry_seconds = 60\n"
+        f'[[buses]]\nname = "hall"\nport = "{port}"\n'
+        "response_timeout = 0.1\nretries = 2\npoll_interval = 0.05\n"
+        "backoff_initial = 0.2\nbackoff_max = 0.5\n" + devices,
+        encoding="utf-8",
+    )
+
+
+class Display:
+    """A hall display's bus connection on a thread of its own; records every message."""
+
+    def __init__(self, base_url: str, token: str) -> None:
+        self.messages: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+        self._client = BusClient(base_url, HALL, token, max_backoff=1.0)
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        async def follow() -> None:
+            async for message in self._client:
+                with self._cond:
+                    self.messages.append(message)
+                    self._cond.notify_all()
+
+        with contextlib.suppress(asyncio.CancelledError):
+            self._loop.run_until_complete(follow())
+
+    def wait_for(self, what: str, predicate: Any, timeout: float = 30.0) -> dict[str, Any]:
+        with self._cond:
+            found: list[dict[str, Any]] = []
+
+            def seen() -> bool:
+                found[:] = [m for m in self.messages if predicate(m)]
+                return bool(found)
+
+            assert self._cond.wait_for(seen, timeout), f"display never saw {what}"
+            return found[-1]
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self._client.close(), self._loop)
+        self._thread.join(10)
+
+
+def called(number: str, window: int) -> Any:
+    def match(m: dict[str, Any]) -> bool:
+        data = m.get("data") or {}
+        return bool(
+            m.get("kind") == "event"
+            and m.get("type") == "ticket.called"
+            and (data.get("number"), data.get("window")) == (number, window)
+        )
+
+    return match
+
+
+def test_the_hall_through_the_gateway(tmp_path: Path) -> None:
+    env = engine_env(f"sqlite+aiosqlite:///{tmp_path / 'hall.db'}")
+    jiaohao(env, "migrate")
+    jiaohao(env, "hall", "apply", str(ROOT / "tests/data/test-hall.toml"))
+    tokens = device_tokens(env, HALL, ("gateway", "kiosk", "display"))
+
+    engine = Engine(env, tmp_path)
+    engine.start()
+    http = httpx.Client(base_url=engine.base_url, timeout=10)
+
+    def as_(kind: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tokens[kind]}"}
+
+    def issue(service: str) -> dict[str, Any]:
+        response = http.post(f"{API}/tickets", json={"service": service}, headers=as_("kiosk"))
+        assert response.status_code == 201, response.text
+        ticket: dict[str, Any] = response.json()
+        return ticket
+
+    def devices() -> dict[str, dict[str, Any]]:
+        body = http.get(f"{API}/devices", headers=as_("display")).json()
+        gateway = next(r for r in body["reporters"] if r["name"] == "e2e-gateway")
+        if gateway["status"] != "online":
+            return {}
+        return {d["key"]: d for d in gateway["devices"]}
+
+    bus_config = BusConfig.from_dict(
+        {
+            "name": "hall",
+            "port": str(tmp_path / "ttyBUS0"),
+            "devices": [
+                {"kind": k, "address": a, "window": w, "protocol": p} for k, a, w, p in DEVICES
+            ],
+        }
+    )
+    sim = SimulatedBus.from_config(bus_config, link=str(tmp_path / "ttyBUS0"))
+    sim.start()
+    gateway_config(tmp_path / "gateway.toml", tmp_path / "ttyBUS0")
+    gateway_env = {**env, "JIAOHAO_GATEWAY_TOKEN": tokens["gateway"]}
+    gateway = Process(
+        "gateway",
+        [
+            sys.executable, "-m", "services.cli", "gateway", "--engine", engine.base_url,
+            "--config", str(tmp_path / "gateway.toml"), "--log-level", "DEBUG",
+        ],
+        gateway_env,
+        tmp_path,
+    )  # fmt: skip
+    display: Display | None = None
+    try:
+        gateway.start()
+        # Ready: every device reported online, and the boards show the closed windows.
+        wait_until(
+            "the gateway to report every device online",
+            lambda: (
+                len(devices()) == len(DEVICES) + 1
+                and all(d["status"] == "online" for d in devices().values())
+            ),
+        )
+        for window in (1, 2, 3, 4):
+            board = sim.led_board(window)
+            assert board.wait_for(lambda b=board: b.content.text == "暂停服务"), board.content
+        display = Display(engine.base_url, tokens["display"])
+        display.wait_for("live", lambda m: m.get("kind") == "live")
+
+        # A keypad 呼叫 at (closed) window 1: the engine calls A001, the board and the
+        # keypad show it, and the hall display hears it on the bus.
+        first = issue("business")
+        issue("business")
+        sim.keypad(1).press_action(KeypadAction.CALL_NEXT)
+        board1 = sim.led_board(1)
+        assert board1.wait_for(lambda: board1.content.number == "A001"), board1.content
+        assert board1.content.text == "请A001号到1号窗口"
+        keypad1 = sim.keypad(1)
+        assert keypad1.wait_for(lambda: (keypad1.left, keypad1.right) == ("1", "001"))
+        assert board1.wait_for(lambda: board1.waiting == 1)
+        display.wait_for("A001 called at window 1", called("A001", 1))
+
+        # 办结 on the keypad; the pad is invited (never told a level); the citizen presses 5.
+        pad1 = sim.evaluator(1)
+        sim.keypad(1).press_action(KeypadAction.FINISH)
+        assert pad1.wait_for(lambda: pad1.invitations == 1)
+        assert board1.wait_for(lambda: board1.content.text == "热情为您服务")
+        pad1.rate(5)
+        rating = wait_until(
+            "the rating of A001",
+            lambda: (
+                (
+                    r := http.get(f"{API}/tickets/{first['id']}/evaluation", headers=as_("kiosk"))
+                ).status_code
+                == 200
+                and r.json()
+            ),
+        )
+        assert (rating["level"], rating["window"], rating["channel"]) == (5, 1, "gateway")
+        assert rating["reason_missing"] is False and rating["reasons"] == []
+
+        # A 差评 on the pad is recorded as pressed, with no invented reason.
+        second_call = sim.keypad(1)
+        second_call.press_action(KeypadAction.CALL_NEXT)
+        assert board1.wait_for(lambda: board1.content.number == "A002")
+        second = http.get(f"{API}/windows", headers=as_("display")).json()[0]
+        assert second["current_ticket"] == "A002"
+        second_call.press_action(KeypadAction.FINISH)
+        assert pad1.wait_for(lambda: pad1.invitations == 2)
+        pad1.rate(2)
+        bad = wait_until(
+            "the rating of A002",
+            lambda: (
+                (
+                    r := http.get(
+                        f"{API}/tickets/{second['current_ticket_id']}/evaluation",
+                        headers=as_("kiosk"),
+                    )
+                ).status_code
+                == 200
+                and r.json()
+            ),
+        )
+        assert (bad["level"], bad["reasons"], bad["comment"]) == (2, [], None)
+        assert bad["reason_missing"] is True
+
+        # An unplugged board is reported offline, and online again when plugged back.
+        board2 = sim.led_board(2)
+        board2.unplug()
+        offline = wait_until(
+            "led:2 offline",
+            lambda: devices().get("led:2", {}).get("status") == "offline" and devices(),
+        )
+        assert offline["led:2"]["reason"] and offline["led:1"]["status"] == "online"
+        board2.plug()
+        wait_until("led:2 online", lambda: devices().get("led:2", {}).get("status") == "online")
+
+        # The engine restarts. A key pressed while it is down is carried out when it is
+        # back; a call made meanwhile elsewhere (window 4 has no keypad) reaches the
+        # board through the resumed bus. Nothing is missed, by the gateway or the display.
+        issue("business")  # A003, for window 3
+        issue("estate")  # B001, for window 4
+        engine.stop()
+        sim.keypad(3).press_action(KeypadAction.CALL_NEXT)
+        engine.start()
+        for action in ("open", "call-next"):
+            response = http.post(f"{API}/windows/4/{action}", headers=as_("gateway"))
+            assert response.status_code == 200, response.text
+        board3, board4 = sim.led_board(3), sim.led_board(4)
+        assert board3.wait_for(lambda: board3.content.number == "A003", 60), board3.content
+        assert board4.wait_for(lambda: board4.content.number == "B001", 60), board4.content
+        assert board4.content.text == "请B001号到4号窗口"
+        display.wait_for("A003 at window 3", called("A003", 3))
+        display.wait_for("B001 at window 4", called("B001", 4))
+        assert "resuming after" in gateway.log()
+        windows = {
+            w["number"]: w for w in http.get(f"{API}/windows", headers=as_("display")).json()
+        }
+        assert windows[3]["current_ticket"] == "A003" and windows[4]["current_ticket"] == "B001"
+        # One key press called one citizen: nothing else was called at window 3.
+        calls_at_3 = [
+            m for m in display.messages
+            if m.get("type") == "ticket.called" and (m.get("data") or {}).get("window") == 3
+        ]  # fmt: skip
+        assert len(calls_at_3) == 1
+        assert gateway.running
+    finally:
+        if display is not None:
+            display.close()
+        code = gateway.stop()
+        log = gateway.log()
+        engine.stop()
+        sim.stop()
+        http.close()
+    assert code == 0, log[-3000:]
+    assert "Traceback" not in log, log[-3000:]
