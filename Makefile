@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck migrate clean bench bench-sim
+.PHONY: run test lint format typecheck migrate clean bench bench-sim demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,11 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The engine, the gateway, the kiosk and simulated devices of the demo hall, in one go
+# (deploy/demo/run_demo.py; DEMO_ARGS="--port 8001 --kiosk-port 8081" to move them).
+demo: $(STAMP)
+	$(BIN)/python deploy/demo/run_demo.py $(DEMO_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check services drivers kiosk_client tests migrations bench
