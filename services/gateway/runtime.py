@@ -31,6 +31,7 @@ from drivers.devices.events import (
     RatingPressed,
 )
 from drivers.errors import DriverError
+from drivers.health import NEVER_SEEN
 from services.busclient.client import BusClient, BusRefused
 from services.gateway.actions import plan
 from services.gateway.config import GatewayConfig
@@ -56,6 +57,7 @@ log = logging.getLogger("services.gateway")
 REFUSED_PAUSE = 30.0  # seconds between tries when the engine refuses the bus connection
 # One gateway per hall: it may come back quickly after an engine restart.
 BUS_MAX_BACKOFF = 5.0
+FIRST_REPORT_WAIT = 3.0  # seconds
 NEVER = float("inf")
 
 
@@ -125,13 +127,14 @@ class Gateway:
     async def run(self, stop: asyncio.Event) -> None:
         """Run until ``stop`` is set; raises :class:`GatewayRefused` on a token/hall refusal."""
         subscriptions = [bus.events() for bus in self.buses]
-        for bus in self.buses:
-            await bus.start()
         tasks: list[asyncio.Task[Any]] = []
         try:
+            # Who we are first: a wrong token or hall must not take over the buses.
             await self._identify(stop)
             if stop.is_set():
                 return
+            for bus in self.buses:
+                await bus.start()
             loops: list[Coroutine[Any, Any, None]] = [
                 self._follow_bus(),
                 self._render(),
@@ -211,7 +214,13 @@ class Gateway:
             self.bus_client = client
             try:
                 async for message in client:
-                    await self._on_message(message)
+                    try:
+                        await self._on_message(message)
+                    except Exception:  # a bug must not stop the hall: start over from a snapshot
+                        log.exception(
+                            "could not apply %s; asking for a snapshot", message.get("kind")
+                        )
+                        await client.request_snapshot()
                     self._last_seq = client.last_seq
             except BusRefused as err:
                 log.error("event bus: %s; trying again in %.0f s", err, REFUSED_PAUSE)
@@ -304,7 +313,7 @@ class Gateway:
         """Device commands that fail are not lost: the driver shows them when it is back."""
         try:
             await command
-        except DriverError as err:
+        except (DriverError, ValueError) as err:  # ValueError: a text the device cannot show
             self.stats["device_errors"] += 1
             log.debug("%s: %s (shown when it is back)", device, err)
 
@@ -433,6 +442,16 @@ class Gateway:
 
     async def _report_health(self) -> None:
         assert self.hall is not None
+        # The first report waits (a little) until every device was polled once, so a
+        # start does not report them all offline ("not seen yet") and then online.
+        deadline = self.clock.monotonic() + FIRST_REPORT_WAIT
+        while any(h == NEVER_SEEN for b in self.buses for h in b.health().values()):
+            remaining = deadline - self.clock.monotonic()
+            if remaining <= 0:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._health_wake.wait(), remaining)
+            self._health_wake.clear()
         failing = False
         while True:
             report = self.health_report()

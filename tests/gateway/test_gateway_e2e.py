@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -51,7 +52,7 @@ def gateway_config(path: Path, port: Path) -> None:
     )
     path.write_text(
         f'hall = "{HALL}"\nevaluation_timeout = 60\nhealth_interval = 2\n'
-        "action_retry_seconds = 60\n"
+        'action_retry_seconds = 60\nclosed_text = "窗口已关闭"\n'
         f'[[buses]]\nname = "hall"\nport = "{port}"\n'
         "response_timeout = 0.1\nretries = 2\npoll_interval = 0.05\n"
         "backoff_initial = 0.2\nbackoff_max = 0.5\n" + devices,
@@ -169,7 +170,7 @@ def test_the_hall_through_the_gateway(tmp_path: Path) -> None:
         )
         for window in (1, 2, 3, 4):
             board = sim.led_board(window)
-            assert board.wait_for(lambda b=board: b.content.text == "暂停服务"), board.content
+            assert board.wait_for(lambda b=board: b.content.text == "窗口已关闭"), board.content
         display = Display(engine.base_url, tokens["display"])
         display.wait_for("live", lambda m: m.get("kind") == "live")
 
@@ -230,8 +231,23 @@ def test_the_hall_through_the_gateway(tmp_path: Path) -> None:
         assert (bad["level"], bad["reasons"], bad["comment"]) == (2, [], None)
         assert bad["reason_missing"] is True
 
+        # 呼叫 with nobody waiting: the window opens, the engine says queue_empty, the
+        # keypad beeps. 暂停 pauses (with the keypad's honest reason), pressed again resumes.
+        keypad2, board2 = sim.keypad(2), sim.led_board(2)
+        keypad2.press_action(KeypadAction.CALL_NEXT)
+        assert keypad2.wait_for(lambda: keypad2.beeps == 1)
+        assert board2.wait_for(lambda: board2.content.text == "热情为您服务")
+        keypad2.press_action(KeypadAction.PAUSE)
+        assert board2.wait_for(lambda: board2.content.text == "暂停服务")
+        window2 = http.get(f"{API}/windows", headers=as_("display")).json()[1]
+        assert (window2["state"], window2["pause_reason"]) == ("paused", "呼叫器暂停（未注明原因）")
+        keypad2.press_action(KeypadAction.PAUSE)
+        assert board2.wait_for(lambda: board2.content.text == "热情为您服务")
+        # 转移 needs a target the keypad cannot give: a beep, nothing sent.
+        keypad2.press_action(KeypadAction.TRANSFER)
+        assert keypad2.wait_for(lambda: keypad2.beeps == 2)
+
         # An unplugged board is reported offline, and online again when plugged back.
-        board2 = sim.led_board(2)
         board2.unplug()
         offline = wait_until(
             "led:2 offline",
@@ -270,6 +286,14 @@ def test_the_hall_through_the_gateway(tmp_path: Path) -> None:
         ]  # fmt: skip
         assert len(calls_at_3) == 1
         assert gateway.running
+
+        # A kiosk's token cannot run a gateway: it says so and exits 2.
+        wrong = subprocess.run(
+            [sys.executable, "-m", "services.cli", "gateway", "--engine", engine.base_url,
+             "--token", tokens["kiosk"], "--config", str(tmp_path / "gateway.toml")],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert wrong.returncode == 2 and "not a gateway's" in wrong.stderr, wrong.stderr
     finally:
         if display is not None:
             display.close()
