@@ -15,9 +15,11 @@ from services.engine.bookings.router import staff_router as bookings_router
 from services.engine.config import Settings, get_settings
 from services.engine.core.db import make_engine, make_sessionmaker
 from services.engine.core.problems import install_problem_handlers
+from services.engine.display.router import router as display_router
 from services.engine.devices.router import router as devices_router
 from services.engine.evaluations.router import router as evaluations_router
-from services.engine.events.hub import EventHub
+from services.engine.events import bus
+from services.engine.events.router import router as events_router
 from services.engine.halls.router import router as halls_router
 from services.engine.partners.webhooks import WebhookWorker
 from services.engine.public.router import router as public_router
@@ -43,7 +45,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.webhook_worker.start()  # partner webhooks, no-show sweep
+        await bus.start(app)  # LISTEN/NOTIFY fan-out, outbox pruning
         yield
+        await bus.stop(app)
         await app.state.webhook_worker.stop()
         await engine.dispose()
 
@@ -51,11 +55,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
-    app.state.hub = EventHub()
+    bus.install(app, settings)
     app.state.webhook_worker = WebhookWorker(app.state.sessionmaker, settings)
     install_problem_handlers(app)
     for router in (auth_router, halls_router, tickets_router, windows_router, evaluations_router):
         app.include_router(router)
+    app.include_router(events_router)
+    app.include_router(display_router)
     app.include_router(bookings_router)
     app.include_router(balancing_router)
     app.include_router(partner_bookings_router)

@@ -1,21 +1,39 @@
-"""Fan-out of committed hall events to listeners in this process.
+"""Fan-out of committed hall events to subscribers in this process, strictly in order.
 
-The outbox writes events in the same transaction as the change; after the
-commit they are handed to the hub, which delivers them to local subscribers.
-A cross-process transport (PostgreSQL LISTEN/NOTIFY) feeds the same hub.
+Events reach a process two ways: its own commits (``EventHub.publish`` right after
+COMMIT) and other processes' commits (``EventHub.notify(hall_id, seq)`` from the
+PostgreSQL LISTEN/NOTIFY listener). Neither arrives reliably in sequence order:
+two local commits may hand over their events in either order, a NOTIFY may come
+before or after the local hand-over, and a NOTIFY can be lost with its
+connection. So each hall with local subscribers has one *channel* that delivers
+every sequence number exactly once and in order: it keeps what it was handed,
+and fills any gap by reading the outbox.
+
+Reading the outbox always fills a gap: per-hall sequence numbers come from an
+``UPDATE halls ... RETURNING`` inside the committing transaction, so seq N+1 can
+only be taken after the transaction that took N has committed (a rolled-back
+transaction gives its numbers back). Once seq N is known to be committed,
+every seq below it is committed and readable.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class PublishedEvent:
+    """A committed outbox row."""
+
     hall_id: int
     seq: int
     type: str
@@ -23,44 +41,278 @@ class PublishedEvent:
     at: datetime
 
     def as_message(self) -> dict[str, Any]:
-        return {"seq": self.seq, "type": self.type, "at": self.at.isoformat(), "data": self.payload}
+        """The event as the bus sends it (docs/bus.md)."""
+        return {
+            "kind": "event",
+            "seq": self.seq,
+            "type": self.type,
+            "at": self.at.isoformat(),
+            "data": self.payload,
+        }
 
 
-Listener = Callable[[PublishedEvent], None]
+class EventSource(Protocol):
+    """Where a channel reads what it was not handed: the outbox."""
+
+    async def head(self, hall_id: int) -> int:
+        """The hall's last committed sequence number."""
+
+    async def read(self, hall_id: int, after: int, upto: int | None = None) -> list[PublishedEvent]:
+        """Committed events with ``after < seq <= upto``, in order (a bounded page)."""
+
+
+class Overflow(Exception):
+    """The subscriber fell too far behind; it must reconnect and resume."""
+
+
+class HubClosed(Exception):
+    """The hub shut down (the engine is stopping)."""
+
+
+class Subscription:
+    """One subscriber's bounded buffer of events for one hall.
+
+    Delivery never waits: when the buffer is full the subscription is cut off
+    (``overflowed``) instead of slowing the engine or other subscribers.
+    """
+
+    def __init__(self, hub: EventHub, hall_id: int, maxsize: int) -> None:
+        self.hall_id = hall_id
+        self.maxsize = maxsize
+        self._hub = hub
+        self._items: deque[PublishedEvent] = deque()
+        self._wake = asyncio.Event()
+        self.overflowed = False
+        self.closed = False
+        # Set when the subscription ends for a reason the consumer must act on.
+        self.ended = asyncio.Event()
+
+    def _deliver(self, event: PublishedEvent) -> None:
+        if self.overflowed or self.closed:
+            return
+        if len(self._items) >= self.maxsize:
+            self.overflowed = True
+            self._items.clear()
+            self._wake.set()
+            self.ended.set()
+            self._hub._drop(self)
+            return
+        self._items.append(event)
+        self._wake.set()
+
+    def poke(self) -> None:
+        """Wake the consumer without an event (e.g. it has a request to serve)."""
+        self._wake.set()
+
+    def _shutdown(self) -> None:
+        self.closed = True
+        self._wake.set()
+        self.ended.set()
+
+    async def wait(self, within: float | None = None) -> list[PublishedEvent]:
+        """The events buffered so far (possibly none after ``within`` seconds or a poke)."""
+        if not self._items and not self.overflowed and not self.closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), within)
+        self._wake.clear()
+        if self.overflowed:
+            raise Overflow(f"more than {self.maxsize} events waiting")
+        if self.closed and not self._items:
+            raise HubClosed("the event hub closed")
+        items = list(self._items)
+        self._items.clear()
+        return items
+
+    def close(self) -> None:
+        """Stop receiving (the consumer went away)."""
+        self.closed = True
+        self._hub._drop(self)
 
 
 @dataclass
+class _Channel:
+    """Ordered delivery for one hall: what was handed over, and how far it got."""
+
+    hall_id: int
+    subscribers: set[Subscription] = field(default_factory=set)
+    delivered: int | None = None  # None until the head was read
+    target: int = 0  # highest seq known to be committed
+    pending: dict[int, PublishedEvent] = field(default_factory=dict)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    check_head: bool = False
+    stopped: bool = False
+    task: asyncio.Task[None] | None = None
+
+
 class EventHub:
-    """In-process hub: per-hall listeners, called synchronously and never blocked."""
+    """Per-hall, in-order, exactly-once delivery of committed events to local subscribers.
 
-    _listeners: dict[int, set[Listener]] = field(default_factory=dict)
-    _last_seq: dict[int, int] = field(default_factory=dict)
+    ``source`` reads the outbox to fill gaps; without one (unit tests of the
+    fast path) the hub delivers only what it is handed, still in order.
+    """
 
-    def subscribe(self, hall_id: int, listener: Listener) -> Callable[[], None]:
-        self._listeners.setdefault(hall_id, set()).add(listener)
+    def __init__(self, source: EventSource | None = None, *, resync_seconds: float = 30.0) -> None:
+        self._source = source
+        self._resync_seconds = resync_seconds
+        self._channels: dict[int, _Channel] = {}
+        self._pumps: set[asyncio.Task[None]] = set()
+        self._closed = False
 
-        def unsubscribe() -> None:
-            self._listeners.get(hall_id, set()).discard(listener)
+    # -- subscribers ---------------------------------------------------------
 
-        return unsubscribe
+    def subscribe(self, hall_id: int, *, maxsize: int = 256) -> Subscription:
+        """Receive every event of the hall committed from now on, in order."""
+        if self._closed:
+            raise HubClosed("the event hub closed")
+        sub = Subscription(self, hall_id, maxsize)
+        channel = self._channels.get(hall_id)
+        if channel is None:
+            channel = self._channels[hall_id] = _Channel(hall_id)
+            channel.task = asyncio.get_running_loop().create_task(
+                self._pump(channel), name=f"jiaohao-hub-{hall_id}"
+            )
+            self._pumps.add(channel.task)
+            channel.task.add_done_callback(self._pumps.discard)
+        channel.subscribers.add(sub)
+        return sub
 
-    def publish(self, events: list[PublishedEvent]) -> None:
-        for ev in events:
-            # The same event may arrive twice (local commit and NOTIFY): keep order, drop repeats.
-            if ev.seq <= self._last_seq.get(ev.hall_id, 0):
+    def _drop(self, sub: Subscription) -> None:
+        channel = self._channels.get(sub.hall_id)
+        if channel is None:
+            return
+        channel.subscribers.discard(sub)
+        if not channel.subscribers:
+            # Not cancelled: a pump cancelled inside a database read could leave its
+            # connection (and on SQLite the database lock) behind. It stops at its next turn.
+            del self._channels[sub.hall_id]
+            channel.stopped = True
+            channel.wake.set()
+
+    def subscriber_count(self, hall_id: int | None = None) -> int:
+        channels = self._channels.values() if hall_id is None else [self._channels.get(hall_id)]
+        return sum(len(c.subscribers) for c in channels if c is not None)
+
+    # -- producers -----------------------------------------------------------
+
+    def publish(self, events: Iterable[PublishedEvent]) -> None:
+        """Hand over events this process just committed."""
+        for event in events:
+            channel = self._channels.get(event.hall_id)
+            if channel is None:
+                continue  # nobody here listens to that hall
+            if channel.delivered is None or event.seq > channel.delivered:
+                channel.pending[event.seq] = event
+                channel.target = max(channel.target, event.seq)
+                channel.wake.set()
+
+    def notify(self, hall_id: int, seq: int) -> None:
+        """Another process committed the hall's events up to ``seq`` (LISTEN/NOTIFY)."""
+        channel = self._channels.get(hall_id)
+        if channel is not None and seq > channel.target:
+            channel.target = seq
+            channel.wake.set()
+
+    def resync(self) -> None:
+        """Notifications may have been lost (the listener reconnected): check every hall."""
+        for channel in self._channels.values():
+            channel.check_head = True
+            channel.wake.set()
+
+    async def idle(self) -> None:
+        """Wait until the channels nobody listens to any more have stopped."""
+        live = {c.task for c in self._channels.values()}
+        stopping = [t for t in self._pumps if t not in live]
+        if stopping:
+            await asyncio.wait(stopping)
+
+    async def close(self) -> None:
+        """End every subscription (the engine is stopping)."""
+        self._closed = True
+        channels = list(self._channels.values())
+        self._channels.clear()
+        for channel in channels:
+            channel.stopped = True
+            channel.wake.set()
+            for sub in channel.subscribers:
+                sub._shutdown()
+        tasks = [c.task for c in channels if c.task is not None]
+        if tasks:
+            _done, late = await asyncio.wait(tasks, timeout=5)
+            for task in late:
+                task.cancel()
+
+    # -- the per-hall pump ---------------------------------------------------
+
+    async def _pump(self, channel: _Channel) -> None:
+        backoff = 0.2
+        while not channel.stopped:
+            try:
+                await self._advance(channel)
+                backoff = 0.2
+                if channel.stopped:
+                    return
+                try:
+                    await asyncio.wait_for(channel.wake.wait(), self._resync_seconds)
+                except TimeoutError:
+                    # A lost NOTIFY must not leave a screen behind for long.
+                    channel.check_head = self._source is not None
+                channel.wake.clear()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # the database may be briefly away: keep the channel alive
+                log.exception("event hub: hall %s could not catch up; retrying", channel.hall_id)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(channel.wake.wait(), backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _advance(self, channel: _Channel) -> None:
+        source = self._source
+        if source is None:
+            if channel.delivered is None:
+                if not channel.pending:
+                    return
+                # Nothing to read gaps from: start at the first event handed over.
+                channel.delivered = min(channel.pending) - 1
+        elif channel.delivered is None or channel.check_head:
+            channel.check_head = False
+            head = await source.head(channel.hall_id)
+            if channel.delivered is None:
+                channel.delivered = head
+                for seq in [s for s in channel.pending if s <= head]:
+                    del channel.pending[seq]
+            channel.target = max(channel.target, head)
+        while channel.delivered < channel.target:
+            following = channel.delivered + 1
+            event = channel.pending.pop(following, None)
+            if event is None:
+                if source is None:
+                    return  # cannot fill the gap; wait for the event itself
+                rows = await source.read(channel.hall_id, channel.delivered, channel.target)
+                if not rows:
+                    log.warning(
+                        "event hub: hall %s seq %s..%s not readable",
+                        channel.hall_id,
+                        following,
+                        channel.target,
+                    )
+                    return
+                if rows[0].seq != following:
+                    # Only pruning can make committed rows vanish; subscribers see the
+                    # gap and tell their clients to take a snapshot.
+                    log.warning(
+                        "event hub: hall %s seq %s..%s pruned",
+                        channel.hall_id,
+                        following,
+                        rows[0].seq - 1,
+                    )
+                for row in rows:
+                    channel.pending.pop(row.seq, None)
+                    self._fan_out(channel, row)
                 continue
-            self._last_seq[ev.hall_id] = ev.seq
-            for listener in list(self._listeners.get(ev.hall_id, ())):
-                listener(ev)
+            self._fan_out(channel, event)
 
-    def last_seq(self, hall_id: int) -> int:
-        return self._last_seq.get(hall_id, 0)
-
-
-def queue_listener(queue: asyncio.Queue[PublishedEvent]) -> Listener:
-    """A listener that drops events into an asyncio queue (for tests and sockets)."""
-
-    def listener(event: PublishedEvent) -> None:
-        queue.put_nowait(event)
-
-    return listener
+    @staticmethod
+    def _fan_out(channel: _Channel, event: PublishedEvent) -> None:
+        channel.delivered = event.seq
+        for sub in list(channel.subscribers):
+            sub._deliver(event)

@@ -1,0 +1,54 @@
+"""Wiring of the event bus into the app: hub, NOTIFY sender and listener, pruning."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import FastAPI
+
+from services.engine.config import Settings
+from services.engine.events.hub import EventHub
+from services.engine.events.pg import PgListener, asyncpg_dsn, notify_committed
+from services.engine.events.retention import prune_forever
+from services.engine.events.source import OutboxSource
+
+
+def install(app: FastAPI, settings: Settings) -> None:
+    """Give the app its hub; on PostgreSQL, commits also NOTIFY the other processes."""
+    app.state.hub = EventHub(
+        OutboxSource(app.state.sessionmaker), resync_seconds=settings.bus_resync_seconds
+    )
+    app.state.notifier = None if settings.is_sqlite else notify_committed
+    app.state.listener = None
+    app.state.pruner = None
+
+
+async def start(app: FastAPI) -> None:
+    """At start-up: LISTEN (PostgreSQL) and the periodic outbox pruning."""
+    settings: Settings = app.state.settings
+    if not settings.is_sqlite:
+        listener = PgListener(asyncpg_dsn(settings.database_url), app.state.hub)
+        await listener.start()
+        app.state.listener = listener
+    app.state.pruner = asyncio.get_running_loop().create_task(
+        prune_forever(
+            app.state.sessionmaker,
+            settings.event_retention_days,
+            settings.event_prune_interval_seconds,
+        ),
+        name="jiaohao-outbox-prune",
+    )
+
+
+async def stop(app: FastAPI) -> None:
+    pruner: asyncio.Task[None] | None = app.state.pruner
+    if pruner is not None:
+        pruner.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pruner
+    listener: PgListener | None = app.state.listener
+    if listener is not None:
+        await listener.stop()
+    hub: EventHub = app.state.hub
+    await hub.close()

@@ -1,0 +1,129 @@
+"""Fan-out across engine processes through PostgreSQL LISTEN/NOTIFY.
+
+The committing transaction sends ``pg_notify('jiaohao_events', '<hall_id>:<last_seq>')``;
+PostgreSQL delivers it only if, and when, the transaction commits. Every engine
+process LISTENs on a dedicated asyncpg connection and tells its hub that the
+hall has reached that sequence number; the hub reads the rows it has not seen
+from the outbox. Nothing but numbers travels in the notification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.engine.events.hub import EventHub, PublishedEvent
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "jiaohao_events"
+
+
+async def notify_committed(session: AsyncSession, events: list[PublishedEvent]) -> None:
+    """Queue one notification per hall inside the transaction (sent on COMMIT)."""
+    last: dict[int, int] = defaultdict(int)
+    for event in events:
+        last[event.hall_id] = max(last[event.hall_id], event.seq)
+    for hall_id, seq in sorted(last.items()):
+        await session.execute(
+            text("SELECT pg_notify(:channel, :payload)"),
+            {"channel": CHANNEL, "payload": f"{hall_id}:{seq}"},
+        )
+
+
+def parse_payload(payload: str) -> tuple[int, int] | None:
+    hall, sep, seq = payload.partition(":")
+    if not sep or not hall.isdigit() or not seq.isdigit():
+        return None
+    return int(hall), int(seq)
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """A SQLAlchemy URL (postgresql+asyncpg://...) as asyncpg's DSN."""
+    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+class PgListener:
+    """LISTENs on a dedicated connection; reconnects with backoff and resyncs the hub."""
+
+    def __init__(self, dsn: str, hub: EventHub, *, max_backoff: float = 10.0) -> None:
+        self._dsn = dsn
+        self._hub = hub
+        self._max_backoff = max_backoff
+        self._task: asyncio.Task[None] | None = None
+        self._lost = asyncio.Event()
+        self.connected = asyncio.Event()
+        self.notifications = 0
+
+    async def start(self, wait_seconds: float = 10.0) -> None:
+        """Start listening; waits (up to ``wait_seconds``) for the first connection."""
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="jiaohao-listen")
+        try:
+            await asyncio.wait_for(self.connected.wait(), wait_seconds)
+        except TimeoutError:
+            log.error("event listener: no PostgreSQL connection yet; retrying in the background")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
+        parsed = parse_payload(payload)
+        if parsed is None:
+            log.warning("event listener: ignored malformed notification %r", payload)
+            return
+        self.notifications += 1
+        self._hub.notify(*parsed)
+
+    def _on_lost(self, _conn: Any) -> None:
+        self._lost.set()
+
+    async def _run(self) -> None:
+        import asyncpg
+
+        backoff = 0.2
+        first = True
+        while True:
+            connection = None
+            try:
+                connection = await asyncpg.connect(self._dsn, timeout=10)
+                connection.add_termination_listener(self._on_lost)
+                await connection.add_listener(CHANNEL, self._on_notify)
+                self._lost.clear()
+                self.connected.set()
+                if not first:
+                    log.info("event listener: reconnected")
+                    # Whatever was committed while we were away was not announced to us.
+                    self._hub.resync()
+                first = False
+                backoff = 0.2
+                await self._watch(connection)
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:  # any failure: the server restarted, the network dropped
+                log.warning("event listener: connection failed (%r); retrying", err)
+            finally:
+                self.connected.clear()
+                if connection is not None and not connection.is_closed():
+                    try:
+                        await asyncio.wait_for(connection.close(), 2)
+                    except Exception:  # closing a broken connection may fail
+                        connection.terminate()
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, self._max_backoff)
+
+    async def _watch(self, connection: Any) -> None:
+        """Return when the connection is lost (checked by a cheap query now and then)."""
+        while True:
+            try:
+                await asyncio.wait_for(self._lost.wait(), 15)
+                return
+            except TimeoutError:
+                await asyncio.wait_for(connection.execute("SELECT 1"), 5)

@@ -1,0 +1,320 @@
+"""The hall event bus through the ASGI app, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from services.engine.core.db import utcnow
+from services.engine.events import outbox
+from services.engine.events.models import HallEvent
+from services.engine.events.retention import prune_once
+from services.engine.halls.models import Hall as HallRow
+from tests.bus.asgi_ws import AsgiWebSocket, Closed
+from tests.conftest import Hall, make_settings, seed_hall
+
+API = "/api/v1/halls"
+
+
+def token(hall: Hall, who: str = "display") -> str:
+    return hall.h(who)["Authorization"].split(" ", 1)[1]
+
+
+def bus(app: Any, hall: Hall, who: str = "display", **query: object) -> AsgiWebSocket:
+    return AsgiWebSocket(
+        app, f"{API}/{hall.code}/events", query={"token": token(hall, who), **query}
+    )
+
+
+async def issue(client: httpx.AsyncClient, hall: Hall, service: str = "business") -> dict[str, Any]:
+    response = await client.post(
+        f"{API}/{hall.code}/tickets", json={"service": service}, headers=hall.h("kiosk")
+    )
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def act(client: httpx.AsyncClient, hall: Hall, window: int, action: str) -> httpx.Response:
+    return await client.post(
+        f"{API}/{hall.code}/windows/{window}/{action}", headers=hall.h("staff")
+    )
+
+
+async def outbox_rows(app: Any, after: int = 0) -> list[HallEvent]:
+    async with app.state.sessionmaker() as session:
+        rows = await session.execute(
+            select(HallEvent)
+            .where(HallEvent.seq > after)
+            .order_by(HallEvent.hall_id, HallEvent.seq)
+        )
+        return list(rows.scalars())
+
+
+async def test_snapshot_then_live_events_in_order(app, client, hall) -> None:  # type: ignore[no-untyped-def]
+    await issue(client, hall)
+    await issue(client, hall, "estate")
+    assert (await act(client, hall, 1, "open")).status_code == 200
+    assert (await act(client, hall, 1, "call-next")).status_code == 200
+
+    async with bus(app, hall) as ws:
+        snapshot = await ws.receive_kind("snapshot")
+        live = await ws.receive_kind("live")
+        assert snapshot["reason"] == "initial"
+        assert live["seq"] == snapshot["seq"] == (await outbox_rows(app))[-1].seq
+        assert snapshot["hall"]["code"] == hall.code and snapshot["hall"]["name"] == "测试大厅"
+        windows = {w["window"]: w for w in snapshot["windows"]}
+        assert windows[1]["state"] == "calling" and windows[1]["number"] == "A001"
+        assert windows[2]["state"] == "closed" and windows[2]["number"] is None
+        waiting = {s["service"]: s["waiting"] for s in snapshot["services"]}
+        assert waiting == {"business": 0, "estate": 1, "night": 0}
+        assert [(c["number"], c["window"]) for c in snapshot["recent_calls"]] == [("A001", 1)]
+
+        assert (await act(client, hall, 2, "open")).status_code == 200
+        assert (await act(client, hall, 2, "call-next")).status_code == 200
+        events = await ws.events(5)
+        assert [e["seq"] for e in events] == list(range(snapshot["seq"] + 1, snapshot["seq"] + 6))
+        assert [e["type"] for e in events] == [
+            "window.staff",
+            "window.state",
+            "ticket.called",
+            "window.state",
+            "queue.changed",
+        ]
+        called = events[2]["data"]
+        assert (called["number"], called["window"], called["service"]) == ("B001", 2, "estate")
+        # Public screens get numbers, never personal data.
+        assert not {"person_hash", "phone_hash", "phone_tail", "id_number", "phone"} & set(called)
+        assert ws.pending() == 0
+
+
+async def test_resume_with_since_gets_exactly_the_missed_events(app, client, hall) -> None:  # type: ignore[no-untyped-def]
+    for _ in range(6):
+        await issue(client, hall)
+    await act(client, hall, 3, "open")
+    async with bus(app, hall) as ws:
+        await ws.receive_kind("snapshot")
+        left_at = (await ws.receive_kind("live"))["seq"]
+    for _ in range(5):
+        assert (await act(client, hall, 3, "call-next")).status_code == 200
+    missed = await outbox_rows(app, left_at)
+
+    async with bus(app, hall, since=left_at, topics="ticket.called") as ws:
+        resume = await ws.receive_kind("resume")
+        assert (resume["since"], resume["seq"]) == (left_at, missed[-1].seq)
+        calls = await ws.events(5)
+        live = await ws.receive_kind("live")
+        assert [c["data"]["number"] for c in calls] == ["A001", "A002", "A003", "A004", "A005"]
+        assert all(c["type"] == "ticket.called" for c in calls)
+        assert live["seq"] == missed[-1].seq
+        assert ws.pending() == 0
+
+    async with bus(app, hall, since=left_at) as ws:
+        await ws.receive_kind("resume")
+        everything = await ws.events(len(missed))
+        await ws.receive_kind("live")
+        assert [(e["seq"], e["type"]) for e in everything] == [(r.seq, r.type) for r in missed]
+        assert [e["seq"] for e in everything] == list(range(left_at + 1, missed[-1].seq + 1))
+
+
+async def test_since_too_old_or_ahead_gets_a_snapshot(app, client, hall) -> None:  # type: ignore[no-untyped-def]
+    await issue(client, hall)
+    await issue(client, hall)
+    head = (await outbox_rows(app))[-1].seq
+    async with bus(app, hall, since=head + 50) as ws:
+        snapshot = await ws.receive_kind("snapshot", "resume")
+        assert (snapshot["kind"], snapshot["reason"], snapshot["seq"]) == (
+            "snapshot",
+            "since_ahead",
+            head,
+        )
+    # Retention removes every event: older positions can no longer be replayed.
+    removed = await prune_once(app.state.sessionmaker, 7, now=utcnow() + timedelta(days=8))
+    assert removed == head
+    async with bus(app, hall, since=1) as ws:
+        snapshot = await ws.receive_kind("snapshot", "resume")
+        assert (snapshot["kind"], snapshot["reason"], snapshot["seq"]) == (
+            "snapshot",
+            "since_too_old",
+            head,
+        )
+        assert {s["service"]: s["waiting"] for s in snapshot["services"]}["business"] == 2
+    async with bus(app, hall, since=head) as ws:
+        # Nothing was missed: an up-to-date client resumes even with nothing retained.
+        assert (await ws.receive_kind("snapshot", "resume"))["kind"] == "resume"
+        assert (await ws.receive_kind("live"))["seq"] == head
+
+
+async def test_retention_prunes_only_old_events(app, client, hall) -> None:  # type: ignore[no-untyped-def]
+    await issue(client, hall)
+    rows = await outbox_rows(app)
+    assert await prune_once(app.state.sessionmaker, 7) == 0
+    assert await prune_once(app.state.sessionmaker, 7, now=utcnow() + timedelta(days=6)) == 0
+    assert await prune_once(
+        app.state.sessionmaker, 7, now=utcnow() + timedelta(days=7, minutes=1)
+    ) == len(rows)
+    assert await outbox_rows(app) == []
+    # Sequence numbers keep growing after a prune.
+    await issue(client, hall)
+    assert (await outbox_rows(app))[0].seq == rows[-1].seq + 1
+
+
+@pytest.mark.parametrize("how", ["query", "header", "subprotocol"])
+async def test_token_by_query_header_or_subprotocol(app, hall, how: str) -> None:  # type: ignore[no-untyped-def]
+    path = f"{API}/{hall.code}/events"
+    ws = {
+        "query": AsgiWebSocket(app, path, query={"token": token(hall)}),
+        "header": AsgiWebSocket(app, path, headers=hall.h("display")),
+        "subprotocol": AsgiWebSocket(
+            app, path, subprotocols=["jiaohao.v1", f"jiaohao.bearer.{token(hall)}"]
+        ),
+    }[how]
+    async with ws:
+        assert (await ws.receive_kind("snapshot"))["hall"]["code"] == hall.code
+        assert ws.subprotocol == ("jiaohao.v1" if how == "subprotocol" else None)
+
+
+async def test_refusals_close_with_documented_codes(app, client, hall) -> None:  # type: ignore[no-untyped-def]
+    other = await seed_hall(app, client, other_code="otherhall")
+    path = f"{API}/{hall.code}/events"
+    cases = [
+        (AsgiWebSocket(app, path), 4401),
+        (AsgiWebSocket(app, path, query={"token": "jhd_not-a-real-token"}), 4401),
+        (AsgiWebSocket(app, path, query={"token": token(other)}), 4403),
+        (AsgiWebSocket(app, f"{API}/nohall/events", query={"token": token(hall)}), 4404),
+        (AsgiWebSocket(app, path, query={"token": token(hall), "since": "-3"}), 4400),
+        (AsgiWebSocket(app, path, query={"token": token(hall), "topics": "DROP TABLE"}), 4400),
+    ]
+    for ws, code in cases:
+        async with ws:
+            with pytest.raises(Closed) as closed:
+                await ws.receive()
+            assert closed.value.code == code, closed.value
+    # Staff of the hall may listen too (a manager's console).
+    async with bus(app, hall, who="manager") as ws:
+        assert (await ws.receive_kind("snapshot"))["kind"] == "snapshot"
+
+
+async def test_rolled_back_action_emits_nothing(app, client, hall) -> None:  # type: ignore[no-untyped-def]
+    await issue(client, hall)
+    await act(client, hall, 1, "open")
+    async with bus(app, hall) as ws:
+        await ws.receive_kind("snapshot")
+        head = (await ws.receive_kind("live"))["seq"]
+        # A call fails at the last moment before COMMIT, after its events were written.
+        written: list[Any] = []
+
+        async def fail_before_commit(session: Any, events: list[Any]) -> None:
+            written.extend(events)
+            raise RuntimeError("the disk is full")
+
+        original, app.state.notifier = app.state.notifier, fail_before_commit
+        try:
+            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as failing:
+                refused = await failing.post(
+                    f"{API}/{hall.code}/windows/1/call-next", headers=hall.h("staff")
+                )
+        finally:
+            app.state.notifier = original
+        assert refused.status_code == 500
+        assert "ticket.called" in [e.type for e in written] and written[0].seq == head + 1
+        # And a change staged in a session that rolls back instead of committing.
+        async with app.state.sessionmaker() as session:
+            hall_id = (
+                await session.execute(select(HallRow.id).where(HallRow.code == hall.code))
+            ).scalar_one()
+            outbox.stage(session, hall_id, "ticket.called", {"number": "Z999", "window": 9})
+            await session.rollback()
+            outbox.discard(session)
+        assert await outbox_rows(app, head) == []
+        assert ws.pending() == 0
+
+        # The next real change takes the same sequence numbers: nothing was lost or skipped.
+        assert (await act(client, hall, 1, "call-next")).status_code == 200
+        following = await ws.events(len(written))
+        assert [e["seq"] for e in following] == [e.seq for e in written]
+        assert [e["type"] for e in following] == [e.type for e in written]
+        called = next(e for e in following if e["type"] == "ticket.called")
+        assert called["data"]["number"] == "A001"
+        assert ws.pending() == 0
+
+
+async def test_heartbeats_both_ways(database_url: str) -> None:
+    from services.engine.app import create_app
+
+    app = create_app(make_settings(database_url, bus_heartbeat_seconds=0.2))
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            hall = await seed_hall(app, client)
+            async with bus(app, hall) as ws:
+                await ws.receive_kind("snapshot")
+                assert (await ws.receive_kind("live"))["heartbeat"] == 0.2
+                ping = await ws.receive(within=5)
+                assert ping["kind"] == "ping" and ping["seq"] >= 0
+                await ws.send({"kind": "ping"})
+                assert (await ws.receive_kind("pong"))["seq"] == ping["seq"]
+                # A client that says nothing for three heartbeats is closed (and told to resume).
+                with pytest.raises(Closed) as closed:
+                    while True:
+                        await ws.receive(within=5)
+                assert closed.value.code == 4408
+    finally:
+        await app.state.hub.close()
+        await app.state.engine.dispose()
+
+
+async def test_slow_client_is_cut_off_and_resumes(database_url: str) -> None:
+    from services.engine.app import create_app
+
+    app = create_app(make_settings(database_url, bus_client_buffer=4))
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            hall = await seed_hall(app, client)
+            slow = AsgiWebSocket(
+                app, f"{API}/{hall.code}/events", query={"token": token(hall)}, read_buffer=1
+            )
+            async with slow, bus(app, hall) as other:
+                await slow.receive_kind("snapshot")
+                await slow.receive_kind("live")
+                await other.receive_kind("snapshot")
+                start = (await other.receive_kind("live"))["seq"]
+                for _ in range(6):  # 12 events; the slow client reads none of them meanwhile
+                    await issue(client, hall)
+                # The other client got every event, in order, while the slow one lagged.
+                others = await other.events(12)
+                assert [e["seq"] for e in others] == list(range(start + 1, start + 13))
+                received: list[int] = []
+                with pytest.raises(Closed) as closed:
+                    while True:
+                        received.append((await slow.receive_kind("event"))["seq"])
+                assert closed.value.code == 4409
+                resume_at = int(closed.value.reason.rsplit("since=", 1)[1])
+                assert received == list(range(start + 1, resume_at + 1))
+                assert resume_at < start + 12
+            async with bus(app, hall, since=resume_at) as again:
+                await again.receive_kind("resume")
+                rest = await again.events(start + 12 - resume_at)
+                assert [e["seq"] for e in rest] == list(range(resume_at + 1, start + 13))
+                await again.receive_kind("live")
+    finally:
+        await app.state.hub.close()
+        await app.state.engine.dispose()
+
+
+async def test_client_asks_for_a_fresh_snapshot(app, client, hall) -> None:  # type: ignore[no-untyped-def]
+    async with bus(app, hall) as ws:
+        first = await ws.receive_kind("snapshot")
+        await ws.receive_kind("live")
+        await issue(client, hall)
+        assert [e["type"] for e in await ws.events(2)] == ["ticket.issued", "queue.changed"]
+        await ws.send({"kind": "snapshot"})
+        fresh = await ws.receive_kind("snapshot")
+        assert fresh["reason"] == "requested" and fresh["seq"] == first["seq"] + 2
+        assert {s["service"]: s["waiting"] for s in fresh["services"]}["business"] == 1
