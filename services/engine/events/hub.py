@@ -141,6 +141,7 @@ class _Channel:
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     check_head: bool = False
     stopped: bool = False
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
 
 
@@ -187,6 +188,14 @@ class EventHub:
             del self._channels[sub.hall_id]
             channel.stopped = True
             channel.wake.set()
+
+    async def position(self, hall_id: int) -> int | None:
+        """The last seq delivered for a hall, once known (None: nobody listens to it)."""
+        channel = self._channels.get(hall_id)
+        if channel is None:
+            return None
+        await channel.ready.wait()
+        return channel.delivered
 
     def subscriber_count(self, hall_id: int | None = None) -> int:
         channels = self._channels.values() if hall_id is None else [self._channels.get(hall_id)]
@@ -273,6 +282,7 @@ class EventHub:
                     return
                 # Nothing to read gaps from: start at the first event handed over.
                 channel.delivered = min(channel.pending) - 1
+                channel.ready.set()
         elif channel.delivered is None or channel.check_head:
             channel.check_head = False
             head = await source.head(channel.hall_id)
@@ -280,6 +290,7 @@ class EventHub:
                 channel.delivered = head
                 for seq in [s for s in channel.pending if s <= head]:
                     del channel.pending[seq]
+                channel.ready.set()
             channel.target = max(channel.target, head)
         while channel.delivered < channel.target:
             following = channel.delivered + 1

@@ -22,6 +22,7 @@ from services.engine.events.hub import EventHub, PublishedEvent
 log = logging.getLogger(__name__)
 
 CHANNEL = "jiaohao_events"
+APPLICATION_NAME = "jiaohao-listener"  # how the LISTEN connection shows in pg_stat_activity
 
 
 async def notify_committed(session: AsyncSession, events: list[PublishedEvent]) -> None:
@@ -58,6 +59,7 @@ class PgListener:
         self._task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
         self.connected = asyncio.Event()
+        self.disconnected = asyncio.Event()
         self.notifications = 0
 
     async def start(self, wait_seconds: float = 10.0) -> None:
@@ -93,10 +95,13 @@ class PgListener:
         while True:
             connection = None
             try:
-                connection = await asyncpg.connect(self._dsn, timeout=10)
+                connection = await asyncpg.connect(
+                    self._dsn, timeout=10, server_settings={"application_name": APPLICATION_NAME}
+                )
                 connection.add_termination_listener(self._on_lost)
                 await connection.add_listener(CHANNEL, self._on_notify)
                 self._lost.clear()
+                self.disconnected.clear()
                 self.connected.set()
                 if not first:
                     log.info("event listener: reconnected")
@@ -111,6 +116,7 @@ class PgListener:
                 log.warning("event listener: connection failed (%r); retrying", err)
             finally:
                 self.connected.clear()
+                self.disconnected.set()
                 if connection is not None and not connection.is_closed():
                     try:
                         await asyncio.wait_for(connection.close(), 2)
