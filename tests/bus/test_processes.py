@@ -1,0 +1,281 @@
+"""End to end with real uvicorn engine processes and real WebSocket clients.
+
+PostgreSQL: two engine processes share one bus through LISTEN/NOTIFY.
+Both databases: the bus client rides out an engine restart and resumes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import statistics
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from services.busclient import BusClient, BusRefused
+from services.engine.app import create_app
+from services.engine.core.db import make_engine, make_sessionmaker
+from services.engine.events import outbox
+from services.engine.events.pg import notify_committed
+from services.engine.halls.models import Hall as HallRow
+from tests.bus.engines import EngineProcess
+from tests.conftest import Hall, _empty_tables, make_settings, seed_hall
+
+API = "/api/v1/halls"
+
+
+async def seeded(url: str) -> Hall:
+    """The test hall with its tokens, written straight into the database."""
+    app = create_app(make_settings(url))
+    try:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await seed_hall(app, client)
+    finally:
+        await app.state.engine.dispose()
+
+
+def token(hall: Hall, who: str = "display") -> str:
+    return hall.h(who)["Authorization"].split(" ", 1)[1]
+
+
+async def start(*engines: EngineProcess) -> None:
+    for engine in engines:
+        engine.launch()  # both start at once; the machine has two cores
+    await asyncio.gather(*(asyncio.to_thread(e.wait_ready) for e in engines))
+
+
+async def post(
+    http: httpx.AsyncClient, url: str, hall: Hall, who: str, **kw: Any
+) -> httpx.Response:
+    response = await http.post(url, headers=hall.h(who), **kw)
+    assert response.status_code < 300, response.text
+    return response
+
+
+async def issue(http: httpx.AsyncClient, engine: EngineProcess, hall: Hall) -> None:
+    await post(
+        http,
+        f"{engine.base_url}{API}/{hall.code}/tickets",
+        hall,
+        "kiosk",
+        json={"service": "business"},
+    )
+
+
+async def call(http: httpx.AsyncClient, engine: EngineProcess, hall: Hall, window: int) -> str:
+    response = await post(
+        http, f"{engine.base_url}{API}/{hall.code}/windows/{window}/call-next", hall, "staff"
+    )
+    number: str = response.json()["ticket"]["number"]
+    return number
+
+
+def ws_url(engine: EngineProcess, hall: Hall, **query: object) -> str:
+    params = "&".join(f"{k}={v}" for k, v in query.items())
+    return f"ws://127.0.0.1:{engine.port}{API}/{hall.code}/events" + (
+        f"?{params}" if params else ""
+    )
+
+
+async def next_of(ws: ClientConnection, *kinds: str) -> dict[str, Any]:
+    while True:
+        message: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        if message["kind"] in kinds:
+            return message
+        assert message["kind"] == "ping", message
+
+
+async def test_two_engine_processes_share_one_bus(postgres_url: str, tmp_path: Path) -> None:
+    await _empty_tables(postgres_url)
+    hall = await seeded(postgres_url)
+    a = EngineProcess(postgres_url, tmp_path, "engine-a")
+    b = EngineProcess(postgres_url, tmp_path, "engine-b")
+    auth = {"Authorization": f"Bearer {token(hall)}"}
+    try:
+        await start(a, b)
+        async with httpx.AsyncClient(timeout=10) as http:
+            for _ in range(12):
+                await issue(http, a, hall)
+            for window in (1, 2, 3):
+                await post(
+                    http, f"{a.base_url}{API}/{hall.code}/windows/{window}/open", hall, "staff"
+                )
+
+            # A call through A reaches a screen on B.
+            latencies: list[float] = []
+            fan_out: list[float] = []  # from the commit's timestamp to the socket on B
+            async with connect(ws_url(b, hall), additional_headers=auth) as ws:
+                await next_of(ws, "snapshot")
+                await next_of(ws, "live")
+                for _ in range(5):
+                    sent = time.perf_counter()
+                    number = await call(http, a, hall, 1)
+                    while True:
+                        message = await next_of(ws, "event")
+                        if message["type"] == "ticket.called":
+                            break
+                    latencies.append((time.perf_counter() - sent) * 1000)
+                    committed = datetime.fromisoformat(message["at"]).timestamp()
+                    fan_out.append((time.time() - committed) * 1000)
+                    assert (message["data"]["number"], message["data"]["window"]) == (number, 1)
+                left_at = message["seq"]  # the client disconnects here
+            print(
+                f"\ncall through engine A -> ticket.called on a socket of engine B: "
+                f"median {statistics.median(latencies):.1f} ms, max {max(latencies):.1f} ms "
+                f"(HTTP call included); commit -> socket median "
+                f"{statistics.median(fan_out):.1f} ms, max {max(fan_out):.1f} ms"
+            )
+
+            # Offline: 5 calls, through both engines; back with since: exactly those 5, in order.
+            made = []
+            for i in range(5):
+                made.append(await call(http, (a, b)[i % 2], hall, 2 + i % 2))
+            async with connect(
+                ws_url(b, hall, since=left_at, topics="ticket.called"), additional_headers=auth
+            ) as ws:
+                resume = await next_of(ws, "resume", "snapshot")
+                assert resume["kind"] == "resume" and resume["since"] == left_at
+                calls = [await next_of(ws, "event") for _ in range(5)]
+                live = await next_of(ws, "live")
+                assert [c["data"]["number"] for c in calls] == made
+                assert [c["data"]["window"] for c in calls] == [2, 3, 2, 3, 2]
+                assert live["seq"] == await _head(postgres_url, hall.code)
+
+                # A transaction that wrote events and queued its NOTIFY, then rolled back:
+                # nothing reaches any engine's clients, and no number is used up.
+                await _rolled_back_change(postgres_url, hall.code)
+                assert await _head(postgres_url, hall.code) == live["seq"]
+                number = await call(http, a, hall, 1)
+                following = await next_of(ws, "event")
+                assert (following["type"], following["data"]["number"]) == ("ticket.called", number)
+                assert live["seq"] < following["seq"] <= await _head(postgres_url, hall.code)
+    finally:
+        a.stop()
+        b.stop()
+    for engine in (a, b):
+        assert "Traceback" not in engine.log(), engine.log()
+
+
+async def _head(url: str, code: str) -> int:
+    from sqlalchemy import select
+
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            return int(
+                (
+                    await session.execute(select(HallRow.event_seq).where(HallRow.code == code))
+                ).scalar_one()
+            )
+    finally:
+        await engine.dispose()
+
+
+async def _rolled_back_change(url: str, code: str) -> None:
+    from sqlalchemy import select
+
+    engine = make_engine(url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            hall_id = (
+                await session.execute(select(HallRow.id).where(HallRow.code == code))
+            ).scalar_one()
+
+            async def notify_then_fail(s: Any, events: list[Any]) -> None:
+                await notify_committed(s, events)  # the NOTIFY is queued in the transaction...
+                raise RuntimeError("...which then fails")
+
+            session.info["jiaohao_notify"] = notify_then_fail
+            outbox.stage(session, hall_id, "ticket.called", {"number": "Z999", "window": 9})
+            with pytest.raises(RuntimeError):
+                await outbox.commit(session)
+            await session.rollback()
+    finally:
+        await engine.dispose()
+
+
+async def next_message(queue: asyncio.Queue[dict[str, Any]], *kinds: str) -> dict[str, Any]:
+    while True:
+        message = await asyncio.wait_for(queue.get(), 30)
+        if message["kind"] in kinds:
+            return message
+
+
+async def test_bus_client_rides_out_an_engine_restart(database_url: str, tmp_path: Path) -> None:
+    hall = await seeded(database_url)
+    engine = EngineProcess(database_url, tmp_path, "engine")
+    await start(engine)
+    states: list[str] = []
+    client = BusClient(
+        engine.base_url,
+        hall.code,
+        token(hall),
+        min_backoff=0.1,
+        max_backoff=0.5,
+        on_state=states.append,
+    )
+    received: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def follow() -> None:
+        async for message in client:
+            await received.put(message)
+
+    follower = asyncio.create_task(follow())
+    # While the engine is down the hall goes on: changes are made by another engine
+    # (here an in-test app on the same database).
+    other = create_app(make_settings(database_url))
+    try:
+        snapshot = await next_message(received, "snapshot")
+        await next_message(received, "live")
+        async with httpx.AsyncClient(timeout=10) as http:
+            for _ in range(6):
+                await issue(http, engine, hall)
+            await post(http, f"{engine.base_url}{API}/{hall.code}/windows/1/open", hall, "staff")
+            assert await call(http, engine, hall, 1) == "A001"
+        while (message := await next_message(received, "event"))["type"] != "ticket.called":
+            pass
+        assert message["data"]["number"] == "A001"
+        seen = client.last_seq
+        assert seen is not None and seen > snapshot["seq"]
+
+        await asyncio.to_thread(engine.stop)
+        transport = httpx.ASGITransport(app=other)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+            made = []
+            for _ in range(5):
+                response = await http.post(
+                    f"{API}/{hall.code}/windows/1/call-next", headers=hall.h("staff")
+                )
+                assert response.status_code == 200, response.text
+                made.append(response.json()["ticket"]["number"])
+        await asyncio.to_thread(engine.start)
+
+        resume = await next_message(received, "resume", "snapshot")
+        assert resume["kind"] == "resume" and resume["since"] >= seen
+        replayed = []
+        while (message := await next_message(received, "event", "live"))["kind"] == "event":
+            replayed.append(message)
+        seqs = [m["seq"] for m in replayed]
+        assert seqs == list(range(resume["since"] + 1, message["seq"] + 1))  # none lost, none twice
+        calls = [m["data"]["number"] for m in replayed if m["type"] == "ticket.called"]
+        assert calls == made == ["A002", "A003", "A004", "A005", "A006"]
+        assert client.connects == 2 and "offline" in states and states[-1] == "live"
+
+        # A token the engine does not know is refused for good, not retried forever.
+        with pytest.raises(BusRefused) as refused:
+            async for _ in BusClient(engine.base_url, hall.code, "jhd_unknown-token"):
+                pass
+        assert refused.value.code == 4401
+    finally:
+        await client.close()
+        follower.cancel()
+        await asyncio.gather(follower, return_exceptions=True)
+        await other.state.engine.dispose()
+        engine.stop()
