@@ -46,7 +46,7 @@ async def commit(session: AsyncSession) -> list[PublishedEvent]:
             )
         ).scalar_one()
         first = last - len(items) + 1
-        rows = [
+        rows: list[dict[str, Any]] = [
             {"hall_id": hall_id, "seq": first + i, "type": t, "payload": p, "created_at": now}
             for i, (t, p) in enumerate(items)
         ]
