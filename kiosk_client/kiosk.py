@@ -196,7 +196,11 @@ class Kiosk:
             "engine": engine,
             "hall": None
             if self.hall is None
-            else {"name": self.hall.get("name", ""), "notice": self.hall.get("notice", "")},
+            else {
+                "name": self.hall.get("name", ""),
+                "notice": self.hall.get("notice", ""),
+                "timezone": self.hall.get("timezone"),
+            },
             "services": services,
             "printer": self.printer_view(),
             "unprinted": len(self.unprinted),

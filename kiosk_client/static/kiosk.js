@@ -58,12 +58,26 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 // ------------------------------------------------------------------ clock
 
+// The hall's own clock (its timezone), whatever the kiosk PC is set to.
 function tick() {
-  const now = new Date();
-  const pad = (n) => String(n).padStart(2, "0");
-  $("clock-time").textContent = `${pad(now.getHours())}:${pad(now.getMinutes())}:${pad(now.getSeconds())}`;
-  const week = "日一二三四五六"[now.getDay()];
-  $("clock-date").textContent = `${now.getFullYear()}年${now.getMonth() + 1}月${now.getDate()}日 星期${week}`;
+  const zone = (state && state.hall && state.hall.timezone) || undefined;
+  let parts;
+  try {
+    parts = new Intl.DateTimeFormat("en-US", {
+      timeZone: zone,
+      year: "numeric", month: "numeric", day: "numeric", weekday: "short",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+    }).formatToParts(new Date());
+  } catch (err) {
+    parts = new Intl.DateTimeFormat("en-US", {
+      year: "numeric", month: "numeric", day: "numeric", weekday: "short",
+      hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+    }).formatToParts(new Date());
+  }
+  const p = Object.fromEntries(parts.map((x) => [x.type, x.value]));
+  const week = { Sun: "日", Mon: "一", Tue: "二", Wed: "三", Thu: "四", Fri: "五", Sat: "六" }[p.weekday];
+  $("clock-time").textContent = `${p.hour}:${p.minute}:${p.second}`;
+  $("clock-date").textContent = `${p.year}年${p.month}月${p.day}日 星期${week}`;
 }
 
 // ------------------------------------------------------------------ state
@@ -75,6 +89,7 @@ function engineOnline() {
 function render() {
   renderBanner();
   if (!state) return;
+  tick();
   if (state.hall) {
     $("hall-name").textContent = state.hall.name || "自助取号";
     document.title = `${state.hall.name} · 自助取号`;
@@ -139,10 +154,21 @@ function renderServices() {
       },
       el("span", { class: "prefix", text: s.prefix || "" }),
       el("span", { class: "name", text: s.name }),
-      el("span", { class: "waiting" }, "等候 ", el("b", { class: "count", text: s.waiting }), " 人"),
+      el(
+        "span",
+        { class: "waiting" },
+        "等候 ",
+        el("b", { class: "count", text: s.waiting }),
+        " 人",
+        s.open_now && !s.sold_out && s.estimated_wait_minutes !== null && s.estimated_wait_minutes !== undefined
+          ? `，约 ${s.estimated_wait_minutes} 分钟`
+          : null,
+      ),
       el("span", { class: "state", text: status }),
     );
   });
+  const portrait = window.innerHeight >= window.innerWidth;
+  box.classList.toggle("many", buttons.length > (portrait ? 6 : 4));
   box.replaceChildren(...buttons);
 }
 
@@ -476,6 +502,7 @@ async function reprint(number) {
 // ------------------------------------------------------------------ start
 
 document.addEventListener("keydown", onKey);
+window.addEventListener("resize", render);
 document.addEventListener("contextmenu", (event) => event.preventDefault());
 $("checkin-button").addEventListener("click", () => openCheckIn());
 $("staff-button").addEventListener("click", openPin);
