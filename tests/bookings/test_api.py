@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import select, text
 
+from services.engine.bookings import service as bookings_service
 from services.engine.bookings.models import Booking
 from services.engine.tickets.models import Ticket
 from tests.api.test_flow import assert_problem
@@ -22,13 +23,19 @@ PHONE = "13912345678"
 
 
 async def next_slot(partner: PartnerClient, service: str = "business") -> str:
-    """The first slot with a place left, today or tomorrow (hall time)."""
-    today = datetime.now(TZ).date()
-    for day in (today, today + timedelta(days=1)):
+    """The first slot with a place left starting at least a minute from now (hall time).
+
+    It starts within the next hour or so, so its arrival window (45 minutes early in
+    the test hall) is open now for 30-minute slots.
+    """
+    now = datetime.now(TZ)
+    for day in (now.date(), now.date() + timedelta(days=1)):
         r = await partner.get(f"/services/{service}/slots?date={day.isoformat()}")
         assert r.status_code == 200, r.text
         for slot in r.json()["slots"]:
-            if slot["bookable"]:
+            if slot["bookable"] and datetime.fromisoformat(slot["start"]) > now + timedelta(
+                minutes=1
+            ):
                 return str(slot["start"])
     raise AssertionError("no bookable slot")
 
@@ -77,6 +84,10 @@ async def test_book_look_up_cancel_and_pii_never_in_clear(partner: PartnerClient
         and booking["phone_tail"] == "5678"
     )
     assert booking["qr_payload"] == f"JHB:{partner.hall}:{booking['code']}"
+    qr = await partner.get(f"/bookings/{booking['code']}/qr.svg")
+    assert qr.status_code == 200 and qr.headers["content-type"].startswith("image/svg+xml")
+    assert qr.text.startswith("<svg") and qr.text == bookings_service.qr_svg(booking["qr_payload"])
+    assert_problem(await partner.get("/bookings/NOSUCHCD/qr.svg"), 404, "not_found")
     again = await partner.get(f"/bookings/{booking['code']}")
     assert again.status_code == 200 and again.json()["id"] == booking["id"]
     found = await partner.post("/bookings/lookup", {"id_number": ID_1.lower()})
@@ -161,8 +172,11 @@ async def test_signature_refusals(partner: PartnerClient) -> None:
 async def test_partner_is_bound_to_its_hall_and_rate_limited(
     app, client: httpx.AsyncClient, partner: PartnerClient
 ) -> None:  # type: ignore[no-untyped-def]
+    from services.engine.partners.ratelimit import RateLimiter
     from tests.conftest import TEST_HALL, seed_hall
 
+    # Frozen time: no token comes back while the test runs, however slow the machine.
+    app.state.partner_rate_limiter = RateLimiter(clock=lambda: 1000.0)
     other = await seed_hall(app, client, TEST_HALL)
     elsewhere = PartnerClient(
         client, partner.key_id, partner.secret, other.code, partner.partner_id

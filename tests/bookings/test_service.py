@@ -96,9 +96,9 @@ def desk(app, bhall: Hall) -> Desk:  # type: ignore[no-untyped-def]
 async def test_check_in_window_edges(desk: Desk, app) -> None:  # type: ignore[no-untyped-def]
     early = await desk.book(IDS[0], at(7, 10), now=at(7, 8))
     with pytest.raises(rules.CheckInTooEarly) as refused:
-        await desk.check_in(early, now=at(7, 9, 29, 59))
-    assert "09:30" in refused.value.detail
-    done = await desk.check_in(early, now=at(7, 9, 30))
+        await desk.check_in(early, now=at(7, 9, 14, 59))
+    assert "09:15" in refused.value.detail
+    done = await desk.check_in(early, now=at(7, 9, 15))
     assert done.issued.ticket.priority == "appointment" and done.booking.status == "checked_in"
 
     on_the_edge = await desk.book(IDS[1], at(7, 10), now=at(7, 8))

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.auth.permissions import Capability, Principal
@@ -219,6 +219,21 @@ async def partner_get_booking(code: str, caller: PartnerAccess, session: Session
         session=session, hall=caller.hall, code=code, partner_id=caller.partner.id
     )
     return await _out(session, caller.hall, booking, svc)
+
+
+@partner_router.get(
+    "/bookings/{code}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+async def partner_booking_qr(code: str, caller: PartnerAccess, session: SessionDep) -> Response:
+    """The booking's QR code (SVG) for the citizen's phone; the kiosk scanner reads it."""
+    booking, _svc = await service.get_booking(
+        session=session, hall=caller.hall, code=code, partner_id=caller.partner.id
+    )
+    return Response(
+        service.qr_svg(service.qr_payload(caller.hall, booking)), media_type="image/svg+xml"
+    )
 
 
 @partner_router.post("/bookings/{code}/cancel", response_model=BookingOut)

@@ -183,6 +183,15 @@ def qr_payload(hall: Hall, booking: Booking) -> str:
     return f"{QR_PREFIX}:{hall.code}:{booking.code}"
 
 
+def qr_svg(payload: str) -> str:
+    """A QR code of the payload as SVG (no image library needed)."""
+    import qrcode
+    import qrcode.image.svg
+
+    image = qrcode.make(payload, image_factory=qrcode.image.svg.SvgPathImage, border=2)
+    return str(image.to_string(encoding="unicode"))
+
+
 def code_from_scan(hall: Hall, scanned: str) -> str:
     """A typed booking code or a scanned QR payload -> the booking code."""
     text = scanned.strip()
