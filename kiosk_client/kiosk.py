@@ -258,6 +258,9 @@ class Kiosk:
         if fresh != self.services:
             self.services = fresh
             self._touch()
+        # Numbers of past business days are void: no reprint for them.
+        if self.unprinted.drop_before(utcnow().astimezone(self._timezone()).date()):
+            self._touch()
 
     async def _wait(self, event: asyncio.Event, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -400,7 +403,7 @@ class Kiosk:
                 "kind": "printer",
                 "window": None,
                 "status": health.state.value,
-                "reason": (health.reason or None) if health.reason else None,
+                "reason": health.reason[:200] or None,
                 "last_seen": health.last_seen.isoformat() if health.last_seen else None,
             }
         ]
