@@ -139,7 +139,7 @@ def run_pgbench(setup: Setup, clients: int, duration: int) -> dict[str, float]:
 
 
 @contextmanager
-def engine_processes(count: int, workers: int) -> Iterator[list[str]]:
+def engine_processes(count: int, workers: int) -> Iterator[tuple[list[str], list[int]]]:
     """Start `count` engine servers (each with `workers` processes) on loopback."""
     env = {**os.environ, **SECRET_ENV, "JIAOHAO_DATABASE_URL": db_url("postgresql+asyncpg"),
            "JIAOHAO_DATABASE_POOL_SIZE": "20"}
@@ -156,7 +156,7 @@ def engine_processes(count: int, workers: int) -> Iterator[list[str]]:
             urls.append(f"http://127.0.0.1:{port}")
         for url in urls:
             wait_ready(url)
-        yield urls
+        yield urls, [p.pid for p in procs]
     finally:
         for proc in procs:
             proc.terminate()
@@ -206,8 +206,11 @@ def run_wrk(url: str, script: str, clients: int, duration: int, env: dict[str, s
     return parse_wrk(out)
 
 
-async def fill_queue(setup: Setup, tickets: int) -> None:
-    """Waiting tickets and open windows for the call-next run (written directly, fast)."""
+async def fill_queue(setup: Setup, tickets: int, day_offset: int) -> None:
+    """Waiting tickets and open windows for call-next runs (written directly, fast).
+
+    Each fill uses its own past business date so counters and numbers never clash.
+    """
     conn = await asyncpg.connect(db_url())
     try:
         per = tickets // len(setup.service_ids)
@@ -216,16 +219,16 @@ async def fill_queue(setup: Setup, tickets: int) -> None:
                 """
                 WITH c AS (
                   INSERT INTO ticket_counters (hall_id, service_id, business_date, last_sequence)
-                  VALUES ($1, $2, DATE '2000-01-01', $3)
+                  VALUES ($1, $2, DATE '2000-01-01' + $4::int, $3)
                   ON CONFLICT (hall_id, service_id, business_date) DO UPDATE SET last_sequence = EXCLUDED.last_sequence
                   RETURNING last_sequence)
                 INSERT INTO tickets (hall_id, service_id, origin_service_id, business_date, sequence, number,
                                      priority, source, status, recall_count, requeue_count, queued_at, issued_at)
-                SELECT $1, $2, $2, DATE '2000-01-01', g, 'Q' || g, 'normal', 'kiosk', 'waiting', 0, 0,
+                SELECT $1, $2, $2, DATE '2000-01-01' + $4::int, g, 'Q' || g, 'normal', 'kiosk', 'waiting', 0, 0,
                        now() - interval '1 hour' + g * interval '1 millisecond', now()
                 FROM generate_series(1, $3) AS g
                 """,
-                setup.hall_id, service_id, per,
+                setup.hall_id, service_id, per, day_offset,
             )
         await conn.execute("UPDATE windows SET state = 'idle' WHERE hall_id = $1", setup.hall_id)
     finally:
@@ -251,11 +254,11 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"started": started.isoformat(), "machine": {"cores": os.cpu_count()}}
 
     results["pgbench"] = {str(c): run_pgbench(setup, c, args.duration) for c in (32, 64)}
-    with engine_processes(1, args.workers) as (url,):
+    with engine_processes(1, args.workers) as ([url], _pids):
         env = {"JH_TOKEN": setup.kiosk_token, "JH_HALL": "bench"}
         run_wrk(url, "issue.lua", 32, 2, env)  # warm-up: connections, caches, JIT-free paths
         results["issue"] = {str(c): run_wrk(url, "issue.lua", c, args.duration, env) for c in (32, 64)}
-        asyncio.run(fill_queue(setup, 60_000))
+        asyncio.run(fill_queue(setup, 60_000, day_offset=0))
         results["call_next"] = run_wrk(
             url, "call_next.lua", 40, args.duration,
             {"JH_TOKEN": setup.gateway_token, "JH_HALL": "bench", "JH_WINDOWS": "40"},
@@ -267,8 +270,9 @@ def main(argv: list[str] | None = None) -> int:
             results["ws"] = {"skipped": f"WebSocket bench unavailable: {err}"}
         else:
             counts = [int(n) for n in args.sockets.split(",")]
-            with engine_processes(2, 1) as urls:
-                results["ws"] = asyncio.run(ws.measure(urls, setup, counts))
+            # One process each, so their memory is the engine's own (RSS of the server process).
+            with engine_processes(2, 1) as (urls, pids):
+                results["ws"] = asyncio.run(ws.measure(urls, pids, setup, counts))
 
     rows: list[tuple[str, str]] = []
     for c in ("32", "64"):

@@ -9,17 +9,19 @@ from fastapi import FastAPI
 
 from services.engine.config import Settings
 from services.engine.events.hub import EventHub
-from services.engine.events.pg import PgListener, asyncpg_dsn, notify_committed
+from services.engine.events.pg import PgListener, asyncpg_dsn
 from services.engine.events.retention import prune_forever
 from services.engine.events.source import OutboxSource
 
 
 def install(app: FastAPI, settings: Settings) -> None:
-    """Give the app its hub; on PostgreSQL, commits also NOTIFY the other processes."""
+    """Give the app its hub (on PostgreSQL the outbox statement NOTIFYs the other processes)."""
     app.state.hub = EventHub(
         OutboxSource(app.state.sessionmaker), resync_seconds=settings.bus_resync_seconds
     )
-    app.state.notifier = None if settings.is_sqlite else notify_committed
+    # PostgreSQL commits NOTIFY from the outbox statement itself; the hook stays
+    # free for tests that need to fail a transaction just before COMMIT.
+    app.state.notifier = None
     app.state.listener = None
     app.state.pruner = None
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.core.db import utcnow
@@ -35,6 +37,14 @@ async def commit(session: AsyncSession) -> list[PublishedEvent]:
         by_hall[hall_id].append((type_, payload))
     published: list[PublishedEvent] = []
     now = utcnow()
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql" and by_hall:
+        for hall_id in sorted(by_hall):
+            published.extend(await _number_and_notify_pg(session, hall_id, by_hall[hall_id], now))
+        await _before_commit(session, published)
+        await session.commit()
+        _hand_over(session, published)
+        return published
     for hall_id in sorted(by_hall):
         items = by_hall[hall_id]
         last = (
@@ -54,14 +64,62 @@ async def commit(session: AsyncSession) -> list[PublishedEvent]:
         published.extend(
             PublishedEvent(hall_id, r["seq"], r["type"], r["payload"], now) for r in rows
         )
-    notifier = session.info.get("jiaohao_notify")
-    if notifier is not None and published:
-        await notifier(session, published)
+    await _before_commit(session, published)
     await session.commit()
+    _hand_over(session, published)
+    return published
+
+
+async def _before_commit(session: AsyncSession, published: list[PublishedEvent]) -> None:
+    """An optional hook run inside the transaction (tests use it to fail a commit)."""
+    hook = session.info.get("jiaohao_notify")
+    if hook is not None and published:
+        await hook(session, published)
+
+
+def _hand_over(session: AsyncSession, published: list[PublishedEvent]) -> None:
     hub: EventHub | None = session.info.get(HUB_KEY)
     if hub is not None and published:
         hub.publish(published)
-    return published
+
+
+# One round trip takes the hall's numbers, writes the rows and queues the NOTIFY
+# (sent by PostgreSQL on COMMIT): the hall row lock that orders events is then
+# held for this statement and the COMMIT only, never across the event loop.
+_PG_NUMBER_AND_NOTIFY = text(
+    """
+    WITH numbered AS (
+        UPDATE halls SET event_seq = event_seq + :n WHERE id = :hall RETURNING event_seq
+    ), written AS (
+        INSERT INTO hall_events (hall_id, seq, type, payload, created_at)
+        SELECT :hall, numbered.event_seq - :n + e.ord, e.type, CAST(e.payload AS json), :now
+        FROM numbered,
+             unnest(CAST(:types AS text[]), CAST(:payloads AS text[])) WITH ORDINALITY
+                 AS e(type, payload, ord)
+    )
+    SELECT event_seq, pg_notify('jiaohao_events', CAST(:hall AS text) || ':' || event_seq)
+    FROM numbered
+    """
+)
+
+
+async def _number_and_notify_pg(
+    session: AsyncSession, hall_id: int, items: list[tuple[str, dict[str, Any]]], now: datetime
+) -> list[PublishedEvent]:
+    last = (
+        await session.execute(
+            _PG_NUMBER_AND_NOTIFY,
+            {
+                "n": len(items),
+                "hall": hall_id,
+                "now": now,
+                "types": [t for t, _ in items],
+                "payloads": [json.dumps(p, ensure_ascii=False) for _, p in items],
+            },
+        )
+    ).scalar_one()
+    first = last - len(items) + 1
+    return [PublishedEvent(hall_id, first + i, t, p, now) for i, (t, p) in enumerate(items)]
 
 
 def discard(session: AsyncSession) -> None:
