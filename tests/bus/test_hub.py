@@ -12,7 +12,7 @@ from sqlalchemy import select, text
 from services.engine.core.db import make_engine, make_sessionmaker
 from services.engine.events import outbox
 from services.engine.events.hub import EventHub, HubClosed, Overflow, PublishedEvent
-from services.engine.events.pg import PgListener, asyncpg_dsn, notify_committed
+from services.engine.events.pg import PgListener, asyncpg_dsn
 from services.engine.events.source import OutboxSource
 from services.engine.halls.models import Hall as HallRow
 
@@ -128,7 +128,7 @@ async def test_notify_reaches_another_hub_and_survives_a_lost_listener(postgres_
         await listener.start()
         sub = there.subscribe(hall_id)
         assert await there.position(hall_id) == 0
-        seq = await _commit(sessionmaker, hall_id, here, notify_committed)
+        seq = await _commit(sessionmaker, hall_id, here)
         assert await collect(sub, 1) == [seq]
         assert listener.notifications >= 1
 
@@ -142,11 +142,11 @@ async def test_notify_reaches_another_hub_and_survives_a_lost_listener(postgres_
                 )
             )
         await asyncio.wait_for(listener.disconnected.wait(), 10)
-        unheard = await _commit(sessionmaker, hall_id, here, notify_committed)
+        unheard = await _commit(sessionmaker, hall_id, here)
         await asyncio.wait_for(listener.connected.wait(), 10)
         assert await collect(sub, 1) == [unheard]
         # And live notifications flow again.
-        again = await _commit(sessionmaker, hall_id, here, notify_committed)
+        again = await _commit(sessionmaker, hall_id, here)
         assert await collect(sub, 1) == [again]
         async with sessionmaker() as session:
             head = (

@@ -22,7 +22,6 @@ from services.busclient import BusClient, BusRefused
 from services.engine.app import create_app
 from services.engine.core.db import make_engine, make_sessionmaker
 from services.engine.events import outbox
-from services.engine.events.pg import notify_committed
 from services.engine.halls.models import Hall as HallRow
 from tests.bus.engines import EngineProcess
 from tests.conftest import Hall, _empty_tables, make_settings, seed_hall
@@ -188,11 +187,11 @@ async def _rolled_back_change(url: str, code: str) -> None:
                 await session.execute(select(HallRow.id).where(HallRow.code == code))
             ).scalar_one()
 
-            async def notify_then_fail(s: Any, events: list[Any]) -> None:
-                await notify_committed(s, events)  # the NOTIFY is queued in the transaction...
-                raise RuntimeError("...which then fails")
+            async def fail_before_commit(s: Any, events: list[Any]) -> None:
+                # The outbox statement has written the rows and queued the NOTIFY...
+                raise RuntimeError("...and then the transaction fails")
 
-            session.info["jiaohao_notify"] = notify_then_fail
+            session.info["jiaohao_notify"] = fail_before_commit
             outbox.stage(session, hall_id, "ticket.called", {"number": "Z999", "window": 9})
             with pytest.raises(RuntimeError):
                 await outbox.commit(session)

@@ -1,4 +1,4 @@
-"""Wiring of the event bus into the app: hub, NOTIFY sender and listener, pruning."""
+"""Wiring of the event bus into the app: hub, LISTEN/NOTIFY listener, pruning."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Fan-out across engine processes through PostgreSQL LISTEN/NOTIFY.
 
-The committing transaction sends ``pg_notify('jiaohao_events', '<hall_id>:<last_seq>')``;
-PostgreSQL delivers it only if, and when, the transaction commits. Every engine
+The committing transaction sends ``pg_notify('jiaohao_events', '<hall_id>:<last_seq>')``
+(in the outbox's own statement, see ``outbox.py``); PostgreSQL delivers it only if,
+and when, the transaction commits. Every engine
 process LISTENs on a dedicated asyncpg connection and tells its hub that the
 hall has reached that sequence number; the hub reads the rows it has not seen
 from the outbox. Nothing but numbers travels in the notification.
@@ -11,30 +12,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from services.engine.events.hub import EventHub, PublishedEvent
+from services.engine.events.hub import EventHub
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "jiaohao_events"
 APPLICATION_NAME = "jiaohao-listener"  # how the LISTEN connection shows in pg_stat_activity
-
-
-async def notify_committed(session: AsyncSession, events: list[PublishedEvent]) -> None:
-    """Queue one notification per hall inside the transaction (sent on COMMIT)."""
-    last: dict[int, int] = defaultdict(int)
-    for event in events:
-        last[event.hall_id] = max(last[event.hall_id], event.seq)
-    for hall_id, seq in sorted(last.items()):
-        await session.execute(
-            text("SELECT pg_notify(:channel, :payload)"),
-            {"channel": CHANNEL, "payload": f"{hall_id}:{seq}"},
-        )
 
 
 def parse_payload(payload: str) -> tuple[int, int] | None:
