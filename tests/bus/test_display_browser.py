@@ -166,6 +166,11 @@ async def test_display_shows_and_speaks_calls(
                 "window.jiaohao.voice.log.filter(a => a.state === 'playing').length"
             )
             assert playing <= 1
+            # Sound is allowed (kiosk flag): no click-to-enable button, nothing failed or silent.
+            assert await page.evaluate("window.jiaohao.voice.ctx.state") == "running"
+            assert await page.locator("#sound").is_hidden()
+            assert all(a["state"] != "failed" for a in await voice_log(page))
+            assert not await page.evaluate("window.jiaohao.voice.log.some(a => a.silent)")
 
         await page.screenshot(path=ARTIFACTS / f"display-{db}-1920x1080.png")
         await fits(page, "1920x1080")

@@ -74,6 +74,7 @@
       if (!Ctx) return null;
       this.ctx = new Ctx();
       this.ctx.onstatechange = () => showSoundButton(this.ctx.state !== "running");
+      showSoundButton(this.ctx.state !== "running");
       return this.ctx;
     }
 
@@ -134,6 +135,7 @@
         last = source;
       }
       const total = at - ctx.currentTime;
+      if (ctx.state !== "running") this.current.silent = true; // no sound allowed yet
       // Wait for the end; the timer guards a context that cannot run (no sound device).
       await new Promise((resolve) => {
         const timer = setTimeout(resolve, total * 1000 + 400);
@@ -149,8 +151,10 @@
   function showSoundButton(show) { $("sound").hidden = !show; }
   $("sound").addEventListener("click", () => {
     const ctx = voice.context();
-    if (ctx) ctx.resume().then(() => showSoundButton(false));
+    if (ctx) ctx.resume().then(() => showSoundButton(ctx.state !== "running"));
   });
+  // Ask for sound at once: a browser that needs a click shows the button from the start.
+  voice.context();
 
   // ---- hall state, as the bus says it ----
   const state = {
