@@ -159,6 +159,8 @@ def test_a_press_prints_the_issued_ticket_with_its_status_qr(hall: Hall, page: A
     page.screenshot(path=str(ARTIFACTS / "kiosk-landscape-1920x1080.png"))
     page.set_viewport_size({"width": 1080, "height": 1920})
 
+    # Waiting counts come live from the hall bus (polling is only the fallback).
+    hall.kiosk.wait_for(lambda h: h["bus"] == "live", 15)
     already = len(hall.printer.tickets)
     button.click()
     text = wait_dialog(page, "取号成功")
@@ -177,7 +179,8 @@ def test_a_press_prints_the_issued_ticket_with_its_status_qr(hall: Hall, page: A
     status = httpx.get(hall.engine.base_url + local_path(printed.qr_codes[0]), timeout=10)
     assert status.status_code == 200 and shown in status.text and "等候中" in status.text
 
-    # The waiting count on the button follows the queue (the hall bus, or polling).
+    # The waiting count on the button follows the queue: with the bus live the kiosk
+    # does not poll /queues for 30 s, so this can only come from the bus.
     page.locator('button[data-service="business"] .count', has_text=str(before + 1)).wait_for(
         timeout=5_000
     )

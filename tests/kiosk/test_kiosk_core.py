@@ -403,3 +403,16 @@ async def test_staff_pin_origin_and_lockout(tmp_path: Path) -> None:
         assert (await http.post("/api/staff/unlock", json={"pin": "2468"})).status_code == 404
     await kiosk.engine.aclose()
     await no_pin.engine.aclose()
+
+
+def test_command_line_refuses_an_incomplete_configuration(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from kiosk_client.cli import main
+
+    monkeypatch.delenv("JIAOHAO_KIOSK_TOKEN", raising=False)
+    monkeypatch.delenv("JIAOHAO_KIOSK_ENGINE", raising=False)
+    assert main(["--printer", "usb:/dev/usb/lp0", "--token", "jhd_x"]) == 2
+    assert "--engine is required" in capsys.readouterr().err
+    assert main(["--engine", "http://e", "--printer", "usb:/dev/usb/lp0"]) == 2
+    assert "token" in capsys.readouterr().err
