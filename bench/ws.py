@@ -22,6 +22,7 @@ import httpx
 CLIENT_PROCESSES = 4
 CALLS = 20
 CALL_SPACING_S = 0.3
+HANDSHAKES_PER_PROCESS = 16
 
 
 def _ws_url(base: str, hall: str, token: str) -> str:
@@ -29,17 +30,24 @@ def _ws_url(base: str, hall: str, token: str) -> str:
 
 
 async def _screens(urls: list[str], count: int, pipe: Connection) -> None:
+    """Open ``count`` screens in two halves, reporting "half" and "live" on the pipe."""
     from websockets.asyncio.client import connect
 
     received: dict[str, list[float]] = {}
     live = 0
     ready = asyncio.Event()
     sockets = []
+    # Screens come up a few at a time (as after a power cut, with the client's
+    # jittered backoff), not as one burst of thousands of handshakes.
+    handshakes = asyncio.Semaphore(HANDSHAKES_PER_PROCESS)
 
     async def screen(url: str) -> None:
         nonlocal live
-        ws = await connect(url, subprotocols=["jiaohao.v1"], max_queue=64, open_timeout=60)  # type: ignore[list-item]
-        sockets.append(ws)
+        async with handshakes:
+            ws = await connect(url, subprotocols=["jiaohao.v1"], max_queue=64, open_timeout=120)  # type: ignore[list-item]
+            sockets.append(ws)
+            first = await ws.recv()  # the snapshot
+        del first
         async for raw in ws:
             message = json.loads(raw)
             kind = message.get("kind")
@@ -47,17 +55,19 @@ async def _screens(urls: list[str], count: int, pipe: Connection) -> None:
                 received.setdefault(message["data"]["number"], []).append(time.monotonic())
             elif kind == "live":
                 live += 1
-                if live == count:
+                if live == half or live == count:
                     ready.set()
             elif kind == "ping":
                 await ws.send('{"kind": "pong"}')
 
-    tasks = []
-    for i in range(count):
-        tasks.append(asyncio.create_task(screen(urls[i % len(urls)])))
-        if i % 100 == 99:
-            await asyncio.sleep(0)  # let handshakes proceed in batches
-    await asyncio.wait_for(ready.wait(), timeout=180)
+    half = count // 2
+    tasks = [asyncio.create_task(screen(urls[i % len(urls)])) for i in range(half)]
+    await asyncio.wait_for(ready.wait(), timeout=600)
+    ready.clear()
+    pipe.send("half")
+    await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # "more"
+    tasks += [asyncio.create_task(screen(urls[i % len(urls)])) for i in range(half, count)]
+    await asyncio.wait_for(ready.wait(), timeout=600)
     pipe.send("live")
     await asyncio.get_running_loop().run_in_executor(None, pipe.recv)  # "report"
     pipe.send(received)
@@ -102,9 +112,18 @@ async def _measure_one(urls: list[str], pids: list[int], setup: Any, screens: in
         pipes.append(parent)
         procs.append(proc)
     loop = asyncio.get_running_loop()
+    # Memory: weigh the engines with half the screens idle, then with all of them;
+    # the growth over the second half is what an idle socket costs (the first half
+    # absorbs one-time growth such as caches and pool connections).
+    for pipe in pipes:
+        assert await loop.run_in_executor(None, pipe.recv) == "half"
+    await asyncio.sleep(2)
+    rss_half = _rss_kb(pids)
+    for pipe in pipes:
+        pipe.send("more")
     for pipe in pipes:
         assert await loop.run_in_executor(None, pipe.recv) == "live"
-    await asyncio.sleep(2)  # let the engines settle after the handshakes before weighing them
+    await asyncio.sleep(2)
     rss_live = _rss_kb(pids)
 
     sent: dict[str, float] = {}
@@ -141,8 +160,9 @@ async def _measure_one(urls: list[str], pids: list[int], setup: Any, screens: in
         "p99_ms": _percentile(latencies, 99),
         "max_ms": max(latencies) if latencies else float("nan"),
         "rss_before_kb": rss_before,
+        "rss_half_kb": rss_half,
         "rss_live_kb": rss_live,
-        "idle_socket_kb": (rss_live - rss_before) / screens,
+        "idle_socket_kb": (rss_live - rss_half) / (screens - sum(n // 2 for n in per)),
     }
 
 

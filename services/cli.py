@@ -46,6 +46,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=settings.log_level,
         access_log=settings.access_log,
+        ws=settings.ws_impl,
+        # The bus has its own heartbeats (docs/bus.md); no second ping task per socket.
+        ws_ping_interval=None,
+        ws_max_queue=8,
         proxy_headers=True,
     )
     return 0

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # One line per request; halls with busy kiosks may turn it off.
     access_log: bool = True
+    # uvicorn's WebSocket implementation (measured: no difference per idle socket)
+    # ("wsproto" needs `pip install wsproto`).
+    ws_impl: Literal["auto", "websockets", "websockets-sansio", "wsproto"] = "auto"
     # Outbox rows older than this are pruned.
     event_retention_days: int = Field(default=7, ge=1)
     event_prune_interval_seconds: float = Field(default=3600, gt=0)
