@@ -116,6 +116,8 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "database_url": url,
         "secret_key": "test-secret-key-not-for-production",
         "pii_key": "test-pii-key-not-for-production",
+        # Bursts of hundreds of requests on a loaded 2-core machine queue for connections.
+        "database_pool_timeout": 300.0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

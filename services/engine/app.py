@@ -15,8 +15,8 @@ from services.engine.bookings.router import staff_router as bookings_router
 from services.engine.config import Settings, get_settings
 from services.engine.core.db import make_engine, make_sessionmaker
 from services.engine.core.problems import install_problem_handlers
-from services.engine.display.router import router as display_router
 from services.engine.devices.router import router as devices_router
+from services.engine.display.router import router as display_router
 from services.engine.evaluations.router import router as evaluations_router
 from services.engine.events import bus
 from services.engine.events.router import router as events_router
@@ -39,7 +39,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the engine app; the database engine is created here and disposed on shutdown."""
     settings = settings or get_settings()
     engine = make_engine(
-        settings.database_url, pool_size=settings.database_pool_size, echo=settings.database_echo
+        settings.database_url,
+        pool_size=settings.database_pool_size,
+        pool_timeout=settings.database_pool_timeout,
+        echo=settings.database_echo,
     )
 
     @asynccontextmanager
@@ -60,13 +63,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_problem_handlers(app)
     for router in (auth_router, halls_router, tickets_router, windows_router, evaluations_router):
         app.include_router(router)
-    app.include_router(events_router)
-    app.include_router(display_router)
     app.include_router(bookings_router)
     app.include_router(balancing_router)
     app.include_router(partner_bookings_router)
-    app.include_router(public_router)
+    app.include_router(events_router)
+    app.include_router(display_router)
     app.include_router(devices_router)
+    app.include_router(public_router)
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:

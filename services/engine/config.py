@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     environment: Literal["development", "test", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///var/jiaohao.db"
     database_pool_size: int = Field(default=10, ge=1)
+    # Seconds a request waits for a free connection before giving up.
+    database_pool_timeout: float = Field(default=30.0, gt=0)
     database_echo: bool = False
     # Signs staff access tokens (JWT, HS256).
     secret_key: str = DEFAULT_SECRET

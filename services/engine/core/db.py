@@ -60,7 +60,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEngine:
+def make_engine(
+    url: str, *, pool_size: int = 10, pool_timeout: float = 30.0, echo: bool = False
+) -> AsyncEngine:
     """An async engine; SQLite gets WAL, a busy timeout and write-ahead locking."""
     if url.startswith("sqlite"):
         engine = create_async_engine(
@@ -69,7 +71,12 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> AsyncEn
         _configure_sqlite(engine)
         return engine
     return create_async_engine(
-        url, echo=echo, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+        url,
+        echo=echo,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_timeout=pool_timeout,
+        pool_pre_ping=True,
     )
 
 
