@@ -44,7 +44,11 @@ def run_policy(
     for i in range(days):
         base = done_before + i * day_span
         sim = Simulation(scenario, policy, seed + i)
-        results.append(sim.run(lambda t, b=base: bar.update(b + min(t - open_s, day_span))))
+
+        def progress(t: float, base: float = base) -> None:
+            bar.update(base + min(t - open_s, day_span))
+
+        results.append(sim.run(progress))
     return results
 
 

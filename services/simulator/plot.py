@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from services.simulator.model import DayResult
 from services.simulator.report import Report
@@ -17,7 +18,7 @@ class PlotUnavailable(RuntimeError):
 TOP_SERVICES = 6
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> Any:
     try:
         import matplotlib
 

@@ -136,9 +136,6 @@ async def test_wait_estimates_on_issue_lookup_and_queues(
     assert by["estate"]["estimated_wait_minutes"] is not None
     assert by["consult"]["estimated_wait_minutes"] is None
 
-    issued = [p for t, p in await event_types(app, bal.code) if t == "ticket.issued"]
-    assert issued[-1]["estimated_wait_minutes"] is not None
-
 
 async def test_handle_time_average_learns_from_finished_tickets(
     app, client: httpx.AsyncClient, bal: Hall

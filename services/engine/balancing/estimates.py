@@ -97,11 +97,6 @@ def demand_of(waiting: Mapping[int, int], handle: Mapping[int, float]) -> dict[i
     return {s: n * handle.get(s, 0.0) for s, n in waiting.items()}
 
 
-def capacity(service_id: int, windows: Sequence[WindowLoad], demand: Mapping[int, float]) -> float:
-    """How many windows' worth of time goes to this service."""
-    return sum(window_shares(w.links, demand).get(service_id, 0.0) for w in windows)
-
-
 def estimate_wait_seconds(
     *,
     service_id: int,

@@ -20,7 +20,6 @@ from services.engine.balancing.policy import (
     POLICIES,
     CallPolicy,
     Candidate,
-    Link,
     Role,
     WindowView,
 )
@@ -249,9 +248,17 @@ async def _apply(
     return [w.number for w in tidal_windows]
 
 
-def links_payload(links: dict[int, Link], codes: dict[int, str]) -> dict[str, dict[str, Any]]:
-    return {
-        codes[s]: {"weight": link.weight, "role": link.role.value}
-        for s, link in links.items()
-        if s in codes
-    }
+async def after_issue(
+    session: AsyncSession, hall: Hall, ticket: Ticket, now: datetime
+) -> TicketWait:
+    """Once an issued ticket is committed: its wait estimate, then the tidal rules.
+
+    Runs after the commit so that the service's number counter is not locked
+    while the hall is read for the estimate.
+    """
+    board = await wait_board(session, hall, now)
+    wait = await ticket_wait(session, hall, ticket, now, board)
+    await evaluate_tidal(session, hall, now, board)
+    # Commits the tidal state and log (if any) and ends the read otherwise.
+    await outbox.commit(session)
+    return wait

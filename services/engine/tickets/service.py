@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -109,7 +109,9 @@ async def issue_ticket(
         await outbox.commit(session)
     except IntegrityError as err:  # pragma: no cover - the counter lock makes this unreachable
         raise QuotaExhausted("could not take a number, please try again") from err
-    return issued
+    # After the commit, so the counter lock is not held while estimating.
+    wait = await balancing.after_issue(session, hall, issued.ticket, now or issued.ticket.issued_at)
+    return replace(issued, wait=wait)
 
 
 async def issue_ticket_uncommitted(
@@ -208,21 +210,11 @@ async def issue_ticket_uncommitted(
         detail={"source": source.value},
     )
     ahead = await repository.waiting_ahead(session, ticket)
-    board = await balancing.wait_board(session, hall, now)
-    wait = await balancing.ticket_wait(session, hall, ticket, now, board)
     outbox.stage(
-        session,
-        hall.id,
-        "ticket.issued",
-        {
-            **ticket_payload(ticket, service),
-            "waiting_ahead": ahead,
-            "estimated_wait_minutes": wait.minutes,
-        },
+        session, hall.id, "ticket.issued", {**ticket_payload(ticket, service), "waiting_ahead": ahead}
     )
     await stage_queue_changed(session, hall.id, service)
-    await balancing.evaluate_tidal(session, hall, now, board)
-    return IssuedTicket(ticket, service, ahead, wait)
+    return IssuedTicket(ticket, service, ahead)
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,6 @@ from services.engine.tickets import repository as tickets_repo
 from services.engine.tickets.models import Ticket
 from services.engine.tickets.service import stage_queue_changed, ticket_payload
 from services.engine.tickets.states import (
-    PriorityClass,
     TicketAction,
     TicketStatus,
     next_status,
