@@ -34,7 +34,9 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "results"
-PG_ADMIN = os.environ.get("JIAOHAO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN = os.environ.get(
+    "JIAOHAO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 DB_NAME = "jiaohao_bench"
 SECRET_ENV = {
     "JIAOHAO_ENVIRONMENT": "production",
@@ -63,7 +65,8 @@ def need(tool: str) -> str:
         subprocess.run(["apt-get", "install", "-y", "-q", "wrk"], check=False, capture_output=True)
         path = shutil.which(tool)
     if path is None:
-        sys.exit(f"bench needs `{tool}` (Debian package {'postgresql-client' if tool == 'pgbench' else tool})")
+        package = "postgresql-client" if tool == "pgbench" else tool
+        sys.exit(f"bench needs `{tool}` (Debian package {package})")
     return path
 
 
@@ -93,7 +96,7 @@ async def setup_database() -> Setup:
     from services.engine.migrate import upgrade
 
     await asyncio.to_thread(upgrade, db_url("postgresql+asyncpg"))
-    import services.engine.models  # noqa: F401
+    import services.engine.models
     from services.engine.auth import service as auth_service
     from services.engine.auth.permissions import DeviceKind
     from services.engine.core.db import make_engine, make_sessionmaker
@@ -112,47 +115,93 @@ async def setup_database() -> Setup:
         hall = await get_hall(session=session, code="bench")
         pg_hall = await get_hall(session=session, code="benchpg")
         for kind in (DeviceKind.KIOSK, DeviceKind.GATEWAY, DeviceKind.DISPLAY):
-            created = await auth_service.add_device(session=session, hall=hall, kind=kind, name=f"bench-{kind.value}")
+            created = await auth_service.add_device(
+                session=session, hall=hall, kind=kind, name=f"bench-{kind.value}"
+            )
             tokens[kind.value] = created.token
         services = [s.id for s in await services_of(session, hall.id)]
         pg_services = [s.id for s in await services_of(session, pg_hall.id)]
     await engine.dispose()
-    return Setup(hall.id, pg_hall.id, services, pg_services, tokens["kiosk"], tokens["gateway"], tokens["display"])
+    return Setup(
+        hall.id,
+        pg_hall.id,
+        services,
+        pg_services,
+        tokens["kiosk"],
+        tokens["gateway"],
+        tokens["display"],
+    )
 
 
 def run_pgbench(setup: Setup, clients: int, duration: int) -> dict[str, float]:
     """pgbench's own rate for the issue transaction."""
     out = subprocess.run(
         [
-            need("pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", "2", "-T", str(duration),
-            "-f", str(BENCH / "issue_ticket.pgbench"),
-            "-D", f"hall={setup.pg_hall_id}",
-            "-D", f"svc_min={min(setup.pg_service_ids)}", "-D", f"svc_max={max(setup.pg_service_ids)}",
+            need("pgbench"),
+            "-n",
+            "-M",
+            "prepared",
+            "-c",
+            str(clients),
+            "-j",
+            "2",
+            "-T",
+            str(duration),
+            "-f",
+            str(BENCH / "issue_ticket.pgbench"),
+            "-D",
+            f"hall={setup.pg_hall_id}",
+            "-D",
+            f"svc_min={min(setup.pg_service_ids)}",
+            "-D",
+            f"svc_max={max(setup.pg_service_ids)}",
             db_url(),
         ],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
     latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))  # type: ignore[union-attr]
     failed = re.search(r"number of failed transactions: (\d+)", out)
-    return {"tps": tps, "latency_avg_ms": latency, "failed": float(failed.group(1)) if failed else 0.0}
+    return {
+        "tps": tps,
+        "latency_avg_ms": latency,
+        "failed": float(failed.group(1)) if failed else 0.0,
+    }
 
 
 @contextmanager
 def engine_processes(count: int, workers: int) -> Iterator[tuple[list[str], list[int]]]:
     """Start `count` engine servers (each with `workers` processes) on loopback."""
-    env = {**os.environ, **SECRET_ENV, "JIAOHAO_DATABASE_URL": db_url("postgresql+asyncpg"),
-           "JIAOHAO_DATABASE_POOL_SIZE": "20"}
+    env = {
+        **os.environ,
+        **SECRET_ENV,
+        "JIAOHAO_DATABASE_URL": db_url("postgresql+asyncpg"),
+        "JIAOHAO_DATABASE_POOL_SIZE": "20",
+    }
     procs: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []
     try:
         for _ in range(count):
             port = free_port()
-            procs.append(subprocess.Popen(
-                [str(ROOT / ".venv/bin/jiaohao"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                 "--workers", str(workers)],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-            ))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(ROOT / ".venv/bin/jiaohao"),
+                        "serve",
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--workers",
+                        str(workers),
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+            )
             urls.append(f"http://127.0.0.1:{port}")
         for url in urls:
             wait_ready(url)
@@ -198,10 +247,27 @@ def parse_wrk(out: str) -> dict[str, float]:
     return result
 
 
-def run_wrk(url: str, script: str, clients: int, duration: int, env: dict[str, str]) -> dict[str, float]:
+def run_wrk(
+    url: str, script: str, clients: int, duration: int, env: dict[str, str]
+) -> dict[str, float]:
     out = subprocess.run(
-        [need("wrk"), "-t", "2", "-c", str(clients), "-d", f"{duration}s", "--latency", "-s", str(BENCH / script), url],
-        check=True, capture_output=True, text=True, env={**os.environ, **env},
+        [
+            need("wrk"),
+            "-t",
+            "2",
+            "-c",
+            str(clients),
+            "-d",
+            f"{duration}s",
+            "--latency",
+            "-s",
+            str(BENCH / script),
+            url,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
     ).stdout
     return parse_wrk(out)
 
@@ -220,15 +286,21 @@ async def fill_queue(setup: Setup, tickets: int, day_offset: int) -> None:
                 WITH c AS (
                   INSERT INTO ticket_counters (hall_id, service_id, business_date, last_sequence)
                   VALUES ($1, $2, DATE '2000-01-01' + $4::int, $3)
-                  ON CONFLICT (hall_id, service_id, business_date) DO UPDATE SET last_sequence = EXCLUDED.last_sequence
+                  ON CONFLICT (hall_id, service_id, business_date)
+                  DO UPDATE SET last_sequence = EXCLUDED.last_sequence
                   RETURNING last_sequence)
-                INSERT INTO tickets (hall_id, service_id, origin_service_id, business_date, sequence, number,
-                                     priority, source, status, recall_count, requeue_count, queued_at, issued_at)
-                SELECT $1, $2, $2, DATE '2000-01-01' + $4::int, g, 'Q' || g, 'normal', 'kiosk', 'waiting', 0, 0,
+                INSERT INTO tickets (hall_id, service_id, origin_service_id, business_date,
+                                     sequence, number, priority, source, status, recall_count,
+                                     requeue_count, queued_at, issued_at)
+                SELECT $1, $2, $2, DATE '2000-01-01' + $4::int, g, 'Q' || g,
+                       'normal', 'kiosk', 'waiting', 0, 0,
                        now() - interval '1 hour' + g * interval '1 millisecond', now()
                 FROM generate_series(1, $3) AS g
                 """,
-                setup.hall_id, service_id, per, day_offset,
+                setup.hall_id,
+                service_id,
+                per,
+                day_offset,
             )
         await conn.execute("UPDATE windows SET state = 'idle' WHERE hall_id = $1", setup.hall_id)
     finally:
@@ -257,10 +329,15 @@ def main(argv: list[str] | None = None) -> int:
     with engine_processes(1, args.workers) as ([url], _pids):
         env = {"JH_TOKEN": setup.kiosk_token, "JH_HALL": "bench"}
         run_wrk(url, "issue.lua", 32, 2, env)  # warm-up: connections, caches, JIT-free paths
-        results["issue"] = {str(c): run_wrk(url, "issue.lua", c, args.duration, env) for c in (32, 64)}
+        results["issue"] = {
+            str(c): run_wrk(url, "issue.lua", c, args.duration, env) for c in (32, 64)
+        }
         asyncio.run(fill_queue(setup, 60_000, day_offset=0))
         results["call_next"] = run_wrk(
-            url, "call_next.lua", 40, args.duration,
+            url,
+            "call_next.lua",
+            40,
+            args.duration,
             {"JH_TOKEN": setup.gateway_token, "JH_HALL": "bench", "JH_WINDOWS": "40"},
         )
     if not args.skip_ws:
@@ -280,19 +357,44 @@ def main(argv: list[str] | None = None) -> int:
         issue = results["issue"][c]
         ratio = issue["rps"] / pg["tps"] if pg["tps"] else 0.0
         results["issue"][c]["ratio_to_pgbench"] = ratio
-        rows.append((f"pgbench issue transaction, {c} clients", f"{pg['tps']:.0f} tps (avg {pg['latency_avg_ms']:.2f} ms)"))
-        rows.append((f"engine issue over HTTP, {c} clients", f"{issue['rps']:.0f} req/s, p50 {issue.get('p50_ms', 0):.1f} ms, p99 {issue.get('p99_ms', 0):.1f} ms, non-2xx {issue['non_2xx']:.0f}"))
+        rows.append(
+            (
+                f"pgbench issue transaction, {c} clients",
+                f"{pg['tps']:.0f} tps (avg {pg['latency_avg_ms']:.2f} ms)",
+            )
+        )
+        rows.append(
+            (
+                f"engine issue over HTTP, {c} clients",
+                f"{issue['rps']:.0f} req/s, p50 {issue.get('p50_ms', 0):.1f} ms, "
+                f"p99 {issue.get('p99_ms', 0):.1f} ms, non-2xx {issue['non_2xx']:.0f}",
+            )
+        )
         rows.append((f"engine / pgbench, {c} clients", f"{ratio:.2f}  (target >= 0.5)"))
     cn = results["call_next"]
-    rows.append(("call-next, 40 windows, 40 clients", f"{cn['rps']:.0f} req/s, p99 {cn.get('p99_ms', 0):.1f} ms, non-2xx {cn['non_2xx']:.0f}"))
+    rows.append(
+        (
+            "call-next, 40 windows, 40 clients",
+            f"{cn['rps']:.0f} req/s, p99 {cn.get('p99_ms', 0):.1f} ms, non-2xx {cn['non_2xx']:.0f}",
+        )
+    )
     ws_result = results.get("ws", {})
     if "skipped" in ws_result:
         rows.append(("WebSocket screens", ws_result["skipped"]))
     for key, value in ws_result.items():
         if key.startswith("screens_"):
-            rows.append((f"call-to-screen, {key[8:]} screens", f"p50 {value['p50_ms']:.1f} ms, p99 {value['p99_ms']:.1f} ms, max {value['max_ms']:.1f} ms, received {value['received']}/{value['expected']}"))
+            rows.append(
+                (
+                    f"call-to-screen, {key[8:]} screens",
+                    f"p50 {value['p50_ms']:.1f} ms, p99 {value['p99_ms']:.1f} ms, "
+                    f"max {value['max_ms']:.1f} ms, "
+                    f"received {value['received']}/{value['expected']}",
+                )
+            )
     if "idle_socket_kb" in ws_result:
-        rows.append(("memory per idle socket", f"{ws_result['idle_socket_kb']:.1f} KB (target <= 30)"))
+        rows.append(
+            ("memory per idle socket", f"{ws_result['idle_socket_kb']:.1f} KB (target <= 30)")
+        )
     results["finished"] = datetime.now(UTC).isoformat()
     print(table(rows))
     RESULTS.mkdir(exist_ok=True)

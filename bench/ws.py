@@ -26,7 +26,10 @@ HANDSHAKES_PER_PROCESS = 16
 
 
 def _ws_url(base: str, hall: str, token: str) -> str:
-    return base.replace("http://", "ws://", 1) + f"/api/v1/halls/{hall}/events?token={token}&topics=ticket.called"
+    return (
+        base.replace("http://", "ws://", 1)
+        + f"/api/v1/halls/{hall}/events?token={token}&topics=ticket.called"
+    )
 
 
 async def _screens(urls: list[str], count: int, pipe: Connection) -> None:
@@ -55,7 +58,7 @@ async def _screens(urls: list[str], count: int, pipe: Connection) -> None:
                 received.setdefault(message["data"]["number"], []).append(time.monotonic())
             elif kind == "live":
                 live += 1
-                if live == half or live == count:
+                if live in (half, count):
                     ready.set()
             elif kind == "ping":
                 await ws.send('{"kind": "pong"}')
@@ -94,14 +97,19 @@ def _percentile(values: list[float], pct: float) -> float:
     ordered = sorted(values)
     if not ordered:
         return float("nan")
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
 
 
-async def _measure_one(urls: list[str], pids: list[int], setup: Any, screens: int) -> dict[str, Any]:
+async def _measure_one(
+    urls: list[str], pids: list[int], setup: Any, screens: int
+) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     ws_urls = [_ws_url(u, "bench", setup.display_token) for u in urls]
     rss_before = _rss_kb(pids)
-    per = [screens // CLIENT_PROCESSES + (1 if i < screens % CLIENT_PROCESSES else 0) for i in range(CLIENT_PROCESSES)]
+    per = [
+        screens // CLIENT_PROCESSES + (1 if i < screens % CLIENT_PROCESSES else 0)
+        for i in range(CLIENT_PROCESSES)
+    ]
     pipes, procs = [], []
     for i, n in enumerate(per):
         parent, child = ctx.Pipe()
@@ -133,7 +141,9 @@ async def _measure_one(urls: list[str], pids: list[int], setup: Any, screens: in
         for i in range(CALLS):
             await http.post("/api/v1/halls/bench/tickets", json={"service": "s1"}, headers=kiosk)
             window = 1 + (i % 40)
-            response = await http.post(f"/api/v1/halls/bench/windows/{window}/call-next", headers=gateway)
+            response = await http.post(
+                f"/api/v1/halls/bench/windows/{window}/call-next", headers=gateway
+            )
             t_response = time.monotonic()
             response.raise_for_status()
             sent[response.json()["ticket"]["number"]] = t_response
@@ -166,7 +176,9 @@ async def _measure_one(urls: list[str], pids: list[int], setup: Any, screens: in
     }
 
 
-async def measure(urls: list[str], pids: list[int], setup: Any, counts: list[int]) -> dict[str, Any]:
+async def measure(
+    urls: list[str], pids: list[int], setup: Any, counts: list[int]
+) -> dict[str, Any]:
     """Latency for each screen count; memory per idle socket from the largest run."""
     # The call-next runs need waiting tickets and open windows.
     from bench.run import fill_queue

@@ -37,7 +37,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     if settings.is_sqlite and args.workers > 1:
-        print("SQLite serves from one process; use PostgreSQL for several workers.", file=sys.stderr)
+        print(
+            "SQLite serves from one process; use PostgreSQL for several workers.", file=sys.stderr
+        )
         return 2
     uvicorn.run(
         "services.engine.main:app",
@@ -105,7 +107,11 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     async def work(session: AsyncSession) -> None:
         hall = await _hall(session, args.hall)
         await service.add_user(
-            session=session, hall=hall, role=Role(args.role), username=args.username, password=password
+            session=session,
+            hall=hall,
+            role=Role(args.role),
+            username=args.username,
+            password=password,
         )
 
     try:
@@ -124,7 +130,9 @@ def cmd_device_add(args: argparse.Namespace) -> int:
 
     async def work(session: AsyncSession) -> str:
         hall = await _hall(session, args.hall)
-        created = await service.add_device(session=session, hall=hall, kind=DeviceKind(args.kind), name=args.name)
+        created = await service.add_device(
+            session=session, hall=hall, kind=DeviceKind(args.kind), name=args.name
+        )
         return created.token
 
     try:
@@ -144,8 +152,12 @@ def cmd_partner_add(args: argparse.Namespace) -> int:
     async def work(session: AsyncSession) -> tuple[str, str]:
         hall = await _hall(session, args.hall)
         created = await add_partner(
-            session=session, hall=hall, name=args.name, webhook_url=args.webhook,
-            secret_key=get_settings().secret_key, rate_per_minute=args.rate,
+            session=session,
+            hall=hall,
+            name=args.name,
+            webhook_url=args.webhook,
+            secret_key=get_settings().secret_key,
+            rate_per_minute=args.rate,
         )
         return created.partner.key_id, created.secret
 
@@ -186,7 +198,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jiaohao", description="jiaohao (叫号) queue and ticketing")
+    parser = argparse.ArgumentParser(
+        prog="jiaohao", description="jiaohao (叫号) queue and ticketing"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     serve = sub.add_parser("serve", help="serve the ticket engine")
@@ -199,28 +213,40 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--revision", default="heads")
     migrate.set_defaults(func=cmd_migrate)
 
-    hall = sub.add_parser("hall", help="hall configuration").add_subparsers(dest="hall_command", required=True)
+    hall = sub.add_parser("hall", help="hall configuration").add_subparsers(
+        dest="hall_command", required=True
+    )
     apply = hall.add_parser("apply", help="create or update a hall from its TOML file")
     apply.add_argument("file")
     apply.set_defaults(func=cmd_hall_apply)
 
-    user = sub.add_parser("user", help="staff accounts").add_subparsers(dest="user_command", required=True)
+    user = sub.add_parser("user", help="staff accounts").add_subparsers(
+        dest="user_command", required=True
+    )
     user_add = user.add_parser("add", help="add a staff account")
     user_add.add_argument("--hall", help="hall code (an admin may have none)")
     user_add.add_argument("--role", choices=["admin", "manager", "staff"], required=True)
     user_add.add_argument("--username", required=True)
-    user_add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    user_add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin"
+    )
     user_add.set_defaults(func=cmd_user_add)
 
-    device = sub.add_parser("device", help="hall devices").add_subparsers(dest="device_command", required=True)
+    device = sub.add_parser("device", help="hall devices").add_subparsers(
+        dest="device_command", required=True
+    )
     device_add = device.add_parser("add", help="add a device and print its token once")
     device_add.add_argument("--hall", required=True)
     device_add.add_argument("--kind", choices=["kiosk", "gateway", "display"], required=True)
     device_add.add_argument("--name", required=True)
     device_add.set_defaults(func=cmd_device_add)
 
-    devices = sub.add_parser("devices", help="device tools").add_subparsers(dest="devices_command", required=True)
-    simulate = devices.add_parser("simulate", help="start simulated keypads, boards, pads and a printer on ptys")
+    devices = sub.add_parser("devices", help="device tools").add_subparsers(
+        dest="devices_command", required=True
+    )
+    simulate = devices.add_parser(
+        "simulate", help="start simulated keypads, boards, pads and a printer on ptys"
+    )
     simulate.add_argument("--config", required=True)
     simulate.set_defaults(func=cmd_devices_simulate)
 
@@ -236,16 +262,24 @@ def build_parser() -> argparse.ArgumentParser:
     simulate_arguments(day)
     day.set_defaults(func=cmd_simulate)
 
-    partner = sub.add_parser("partner", help="booking partners (mini-program servers)").add_subparsers(dest="partner_command", required=True)
+    partner = sub.add_parser(
+        "partner", help="booking partners (mini-program servers)"
+    ).add_subparsers(dest="partner_command", required=True)
     partner_add = partner.add_parser("add", help="add a partner and print its signing key once")
     partner_add.add_argument("--hall", required=True)
     partner_add.add_argument("--name", required=True)
     partner_add.add_argument("--webhook", help="URL the engine POSTs signed notifications to")
-    partner_add.add_argument("--rate", type=int, default=600, help="requests a minute (default 600)")
+    partner_add.add_argument(
+        "--rate", type=int, default=600, help="requests a minute (default 600)"
+    )
     partner_add.set_defaults(func=cmd_partner_add)
 
-    demo = sub.add_parser("demo-setup", help="load the demo hall and demo accounts into an empty database")
-    demo.add_argument("--file", default=str(Path(__file__).resolve().parents[1] / "deploy/halls/demo.toml"))
+    demo = sub.add_parser(
+        "demo-setup", help="load the demo hall and demo accounts into an empty database"
+    )
+    demo.add_argument(
+        "--file", default=str(Path(__file__).resolve().parents[1] / "deploy/halls/demo.toml")
+    )
     demo.set_defaults(func=cmd_demo_setup)
     return parser
 

@@ -54,7 +54,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await app.state.webhook_worker.stop()
         await engine.dispose()
 
-    app = FastAPI(title="jiaohao ticket engine", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app = FastAPI(
+        title="jiaohao ticket engine", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)

@@ -299,12 +299,16 @@ async def test_call_next_finishes_ticket_in_hand(client: httpx.AsyncClient, hall
     await act(client, hall, 1, "call-next")
     moved_on = await act(client, hall, 1, "call-next")
     assert moved_on.json()["ticket"]["number"] == second["number"]
-    done = (await client.get(f"{API}/{hall.code}/tickets/{first['id']}", headers=hall.h("staff"))).json()
+    done = (
+        await client.get(f"{API}/{hall.code}/tickets/{first['id']}", headers=hall.h("staff"))
+    ).json()
     assert done["status"] == "done"
     empty = await act(client, hall, 1, "call-next")
     assert_problem(empty, 404, "queue_empty")
     # The ticket in hand was still finished: the window is free.
-    second_now = (await client.get(f"{API}/{hall.code}/tickets/{second['id']}", headers=hall.h("staff"))).json()
+    second_now = (
+        await client.get(f"{API}/{hall.code}/tickets/{second['id']}", headers=hall.h("staff"))
+    ).json()
     assert second_now["status"] == "done"
     windows = (await client.get(f"{API}/{hall.code}/windows", headers=hall.h("display"))).json()
     assert windows[0]["state"] == "idle" and windows[0]["current_ticket"] is None

@@ -53,7 +53,9 @@ class IssuedTicket:
     wait: balancing.TicketWait | None = None
 
 
-def ticket_payload(ticket: Ticket, service: Service, window_number: int | None = None) -> dict[str, Any]:
+def ticket_payload(
+    ticket: Ticket, service: Service, window_number: int | None = None
+) -> dict[str, Any]:
     """What an event says about a ticket: never personal data."""
     return {
         "ticket_id": ticket.id,
@@ -206,12 +208,20 @@ async def issue_ticket_uncommitted(
     session.add(ticket)
     await session.flush()
     repository.log_event(
-        session, ticket, action=TicketAction.ISSUE, from_status=None, actor=principal.actor, at=now,
+        session,
+        ticket,
+        action=TicketAction.ISSUE,
+        from_status=None,
+        actor=principal.actor,
+        at=now,
         detail={"source": source.value},
     )
     ahead = await repository.waiting_ahead(session, ticket)
     outbox.stage(
-        session, hall.id, "ticket.issued", {**ticket_payload(ticket, service), "waiting_ahead": ahead}
+        session,
+        hall.id,
+        "ticket.issued",
+        {**ticket_payload(ticket, service), "waiting_ahead": ahead},
     )
     await stage_queue_changed(session, hall.id, service)
     return IssuedTicket(ticket, service, ahead)
@@ -270,8 +280,13 @@ async def cancel_ticket(
     if before == TicketStatus.CALLED.value and ticket.window_id is not None:
         await windows_repo.release_window_holding(session, ticket.window_id, ticket.id, now)
     repository.log_event(
-        session, ticket, action=TicketAction.CANCEL, from_status=before, actor=principal.actor,
-        at=now, detail={"reason": reason} if reason else {},
+        session,
+        ticket,
+        action=TicketAction.CANCEL,
+        from_status=before,
+        actor=principal.actor,
+        at=now,
+        detail={"reason": reason} if reason else {},
     )
     outbox.stage(session, hall.id, "ticket.cancelled", ticket_payload(ticket, service))
     await stage_queue_changed(session, hall.id, service)
@@ -293,7 +308,9 @@ class QueueView:
     wait: balancing.TicketWait | None = None
 
 
-async def queues(*, session: AsyncSession, hall: Hall, now: datetime | None = None) -> list[QueueView]:
+async def queues(
+    *, session: AsyncSession, hall: Hall, now: datetime | None = None
+) -> list[QueueView]:
     """Per service: who waits, which windows serve it, whether it is open."""
     now = now or utcnow()
     local = now.astimezone(ZoneInfo(hall.timezone))

@@ -33,8 +33,7 @@ from services.engine.tickets.states import (
     next_status,
     recall_outcome,
 )
-from services.engine.windows import call_policy
-from services.engine.windows import repository
+from services.engine.windows import call_policy, repository
 from services.engine.windows.models import Window
 from services.engine.windows.states import (
     HOLDING_TICKET,
@@ -81,7 +80,9 @@ async def _window(session: AsyncSession, hall: Hall, number: int) -> Window:
 async def _held(session: AsyncSession, window: Window) -> tuple[Ticket, Service]:
     ensure_holding(WindowState(window.state))
     assert window.current_ticket_id is not None
-    ticket = await tickets_repo.get_ticket_for_update(session, window.hall_id, window.current_ticket_id)
+    ticket = await tickets_repo.get_ticket_for_update(
+        session, window.hall_id, window.current_ticket_id
+    )
     if ticket is None:  # pragma: no cover - tickets are never deleted
         raise NotFound("the window's ticket is gone")
     service = await halls_repo.get_service(session, ticket.service_id)
@@ -117,7 +118,12 @@ def _close_held(
         ticket.started_at = ticket.started_at or ticket.called_at
     ticket.closed_at = now
     tickets_repo.log_event(
-        session, ticket, action=action, from_status=before, actor=principal.actor, at=now,
+        session,
+        ticket,
+        action=action,
+        from_status=before,
+        actor=principal.actor,
+        at=now,
         detail=detail,
     )
     _set_state(window, WindowState.IDLE, now, None)
@@ -153,8 +159,13 @@ async def _take(
     ticket = await tickets_repo.get_ticket_for_update(session, hall.id, ticket_id)
     assert ticket is not None
     tickets_repo.log_event(
-        session, ticket, action=TicketAction.CALL, from_status=TicketStatus.WAITING.value,
-        actor=principal.actor, at=now, detail=detail,
+        session,
+        ticket,
+        action=TicketAction.CALL,
+        from_status=TicketStatus.WAITING.value,
+        actor=principal.actor,
+        at=now,
+        detail=detail,
     )
     return ticket
 
@@ -184,14 +195,26 @@ async def _finish_in_hand(
         return False
     ticket, service = await _held(session, window)
     _close_held(
-        session, hall, window, ticket, service, action=TicketAction.FINISH,
-        principal=principal, now=now, detail={"by": "call_next"},
+        session,
+        hall,
+        window,
+        ticket,
+        service,
+        action=TicketAction.FINISH,
+        principal=principal,
+        now=now,
+        detail={"by": "call_next"},
     )
     return True
 
 
 async def call_next(
-    *, session: AsyncSession, hall: Hall, number: int, principal: Principal, now: datetime | None = None
+    *,
+    session: AsyncSession,
+    hall: Hall,
+    number: int,
+    principal: Principal,
+    now: datetime | None = None,
 ) -> WindowResult:
     """Call the best waiting ticket for this window (two windows never get the same one)."""
     now = now or utcnow()
@@ -210,14 +233,22 @@ async def call_next(
     favoured_waiting, normal_waiting = balancing_policy.classes_waiting(ranked, now)
     for candidate in ranked:
         ticket = await _take(
-            session, hall, window, candidate.ticket_id, principal=principal, now=now,
+            session,
+            hall,
+            window,
+            candidate.ticket_id,
+            principal=principal,
+            now=now,
             detail={"by": "call_next"},
         )
         if ticket is None:
             continue  # another window took it a moment ago
         advanced = call_policy.advance(
-            state, ratio, balancing_policy.taken_class(candidate, now),
-            favoured_waiting=favoured_waiting, normal_waiting=normal_waiting,
+            state,
+            ratio,
+            balancing_policy.taken_class(candidate, now),
+            favoured_waiting=favoured_waiting,
+            normal_waiting=normal_waiting,
         )
         window.favoured_run, window.normal_run = advanced.favoured_run, advanced.normal_run
         service = await _announce_call(session, hall, window, ticket, now)
@@ -256,7 +287,12 @@ async def call_ticket(
         raise ServiceNotServed(f"window {number} does not serve ticket {target.number}'s service")
     await _finish_in_hand(session, hall, window, principal, now)
     ticket = await _take(
-        session, hall, window, ticket_id, principal=principal, now=now,
+        session,
+        hall,
+        window,
+        ticket_id,
+        principal=principal,
+        now=now,
         detail={"by": "call", "reason": reason},
     )
     if ticket is None:
@@ -277,13 +313,20 @@ async def recall(
         raise InvalidTicketState(f"ticket {ticket.number} is already being served")
     rules = rules_of(hall)
     if recall_outcome(ticket.recall_count, rules.max_recalls) is TicketAction.NO_SHOW:
-        return await _no_show(session, hall, window, ticket, service, principal, now, by="recall_limit")
+        return await _no_show(
+            session, hall, window, ticket, service, principal, now, by="recall_limit"
+        )
     before = ticket.status
     ticket.recall_count += 1
     ticket.called_at = now
     tickets_repo.log_event(
-        session, ticket, action=TicketAction.RECALL, from_status=before, actor=principal.actor,
-        at=now, detail={"recall_count": ticket.recall_count},
+        session,
+        ticket,
+        action=TicketAction.RECALL,
+        from_status=before,
+        actor=principal.actor,
+        at=now,
+        detail={"recall_count": ticket.recall_count},
     )
     outbox.stage(
         session,
@@ -295,7 +338,9 @@ async def recall(
     return WindowResult(window, ticket, service)
 
 
-async def start(*, session: AsyncSession, hall: Hall, number: int, principal: Principal) -> WindowResult:
+async def start(
+    *, session: AsyncSession, hall: Hall, number: int, principal: Principal
+) -> WindowResult:
     """The citizen arrived at the window: service starts (开始办理)."""
     now = utcnow()
     window = await _window(session, hall, number)
@@ -304,7 +349,12 @@ async def start(*, session: AsyncSession, hall: Hall, number: int, principal: Pr
     ticket.status = next_status(TicketStatus(before), TicketAction.START).value
     ticket.started_at = now
     tickets_repo.log_event(
-        session, ticket, action=TicketAction.START, from_status=before, actor=principal.actor, at=now
+        session,
+        ticket,
+        action=TicketAction.START,
+        from_status=before,
+        actor=principal.actor,
+        at=now,
     )
     _set_state(window, WindowState.SERVING, now, ticket.id)
     outbox.stage(session, hall.id, "ticket.started", ticket_payload(ticket, service, window.number))
@@ -313,12 +363,23 @@ async def start(*, session: AsyncSession, hall: Hall, number: int, principal: Pr
     return WindowResult(window, ticket, service)
 
 
-async def finish(*, session: AsyncSession, hall: Hall, number: int, principal: Principal) -> WindowResult:
+async def finish(
+    *, session: AsyncSession, hall: Hall, number: int, principal: Principal
+) -> WindowResult:
     """办结: the ticket in hand is done; the window is free and the rating pad may ask."""
     now = utcnow()
     window = await _window(session, hall, number)
     ticket, service = await _held(session, window)
-    _close_held(session, hall, window, ticket, service, action=TicketAction.FINISH, principal=principal, now=now)
+    _close_held(
+        session,
+        hall,
+        window,
+        ticket,
+        service,
+        action=TicketAction.FINISH,
+        principal=principal,
+        now=now,
+    )
     outbox.stage(session, hall.id, "window.state", window_payload(window))
     await outbox.commit(session)
     return WindowResult(window, ticket, service)
@@ -347,19 +408,33 @@ async def _no_show(
         ticket.window_id = None
         ticket.called_at = None
         tickets_repo.log_event(
-            session, ticket, action=TicketAction.REQUEUE, from_status=before, actor=principal.actor,
-            at=now, detail={"by": by, "places": rules.requeue_places},
+            session,
+            ticket,
+            action=TicketAction.REQUEUE,
+            from_status=before,
+            actor=principal.actor,
+            at=now,
+            detail={"by": by, "places": rules.requeue_places},
         )
         _set_state(window, WindowState.IDLE, now, None)
         outbox.stage(
-            session, hall.id, "ticket.no_show",
+            session,
+            hall.id,
+            "ticket.no_show",
             {**ticket_payload(ticket, service, window.number), "requeued": True},
         )
         outcome = "requeued"
     else:
         _close_held(
-            session, hall, window, ticket, service, action=TicketAction.NO_SHOW,
-            principal=principal, now=now, detail={"by": by, "requeued": False},
+            session,
+            hall,
+            window,
+            ticket,
+            service,
+            action=TicketAction.NO_SHOW,
+            principal=principal,
+            now=now,
+            detail={"by": by, "requeued": False},
         )
         outcome = "no_show"
     outbox.stage(session, hall.id, "window.state", window_payload(window))
@@ -368,7 +443,9 @@ async def _no_show(
     return WindowResult(window, ticket, service, outcome)
 
 
-async def no_show(*, session: AsyncSession, hall: Hall, number: int, principal: Principal) -> WindowResult:
+async def no_show(
+    *, session: AsyncSession, hall: Hall, number: int, principal: Principal
+) -> WindowResult:
     """过号: the called citizen did not come."""
     now = utcnow()
     window = await _window(session, hall, number)
@@ -439,12 +516,24 @@ async def transfer(
         "successor_id": successor.id,
     }
     _close_held(
-        session, hall, window, ticket, service, action=TicketAction.TRANSFER,
-        principal=principal, now=now, detail=detail,
+        session,
+        hall,
+        window,
+        ticket,
+        service,
+        action=TicketAction.TRANSFER,
+        principal=principal,
+        now=now,
+        detail=detail,
     )
     tickets_repo.log_event(
-        session, successor, action=TicketAction.TRANSFER, from_status=None, actor=principal.actor,
-        at=now, detail={"from_ticket": ticket.id, "from_window": window.number},
+        session,
+        successor,
+        action=TicketAction.TRANSFER,
+        from_status=None,
+        actor=principal.actor,
+        at=now,
+        detail={"from_ticket": ticket.id, "from_window": window.number},
     )
     outbox.stage(session, hall.id, "window.state", window_payload(window))
     await stage_queue_changed(session, hall.id, target_service)
@@ -452,7 +541,10 @@ async def transfer(
         await stage_queue_changed(session, hall.id, service)
     await outbox.commit(session)
     return WindowResult(
-        window, successor, target_service, "transferred",
+        window,
+        successor,
+        target_service,
+        "transferred",
         target_window.number if target_window else None,
     )
 
@@ -466,7 +558,9 @@ async def _change_state(
     *,
     reason: str | None = None,
 ) -> WindowResult:
-    changed = window.state != state.value or (state is WindowState.PAUSED and window.pause_reason != reason)
+    changed = window.state != state.value or (
+        state is WindowState.PAUSED and window.pause_reason != reason
+    )
     window.state = state.value
     window.state_changed_at = now
     window.pause_reason = reason if state is WindowState.PAUSED else None
@@ -476,17 +570,25 @@ async def _change_state(
     return WindowResult(window)
 
 
-async def open_window(*, session: AsyncSession, hall: Hall, number: int, principal: Principal) -> WindowResult:
+async def open_window(
+    *, session: AsyncSession, hall: Hall, number: int, principal: Principal
+) -> WindowResult:
     """开窗: the window starts serving; a staff member opening it is recorded on it."""
     now = utcnow()
     window = await _window(session, hall, number)
     if principal.user_id is not None and window.staff_user_id != principal.user_id:
         window.staff_user_id = principal.user_id
-        outbox.stage(session, hall.id, "window.staff", {"window": number, "staff_user_id": principal.user_id})
-    return await _change_state(session, hall, window, next_state_for_open(WindowState(window.state)), now)
+        outbox.stage(
+            session, hall.id, "window.staff", {"window": number, "staff_user_id": principal.user_id}
+        )
+    return await _change_state(
+        session, hall, window, next_state_for_open(WindowState(window.state)), now
+    )
 
 
-async def close_window(*, session: AsyncSession, hall: Hall, number: int, principal: Principal) -> WindowResult:
+async def close_window(
+    *, session: AsyncSession, hall: Hall, number: int, principal: Principal
+) -> WindowResult:
     now = utcnow()
     window = await _window(session, hall, number)
     state = next_state_for_close(WindowState(window.state))
@@ -504,13 +606,19 @@ async def pause(
     return await _change_state(session, hall, window, state, now, reason=reason)
 
 
-async def resume(*, session: AsyncSession, hall: Hall, number: int, principal: Principal) -> WindowResult:
+async def resume(
+    *, session: AsyncSession, hall: Hall, number: int, principal: Principal
+) -> WindowResult:
     now = utcnow()
     window = await _window(session, hall, number)
-    return await _change_state(session, hall, window, next_state_for_resume(WindowState(window.state)), now)
+    return await _change_state(
+        session, hall, window, next_state_for_resume(WindowState(window.state)), now
+    )
 
 
-async def list_windows(*, session: AsyncSession, hall: Hall) -> list[tuple[Window, Ticket | None, dict[int, float]]]:
+async def list_windows(
+    *, session: AsyncSession, hall: Hall
+) -> list[tuple[Window, Ticket | None, dict[int, float]]]:
     out = []
     for window in await repository.list_windows(session, hall.id):
         ticket = (
