@@ -34,6 +34,7 @@ from .texts import (
 from .unprinted import UnprintedStore, UnprintedTicket
 
 log = logging.getLogger("kiosk_client")
+STOP_GRACE_SECONDS = 5.0
 
 # Engine link states, as the page shows them.
 CONNECTING, ONLINE, OFFLINE, UNAUTHORIZED = "connecting", "online", "offline", "unauthorized"
@@ -114,9 +115,15 @@ class Kiosk:
     async def stop(self) -> None:
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        if self._tasks:
+            # Bounded: a loop stuck in a library call that swallows the cancellation
+            # must not keep the kiosk (or a test's teardown) from stopping.
+            done, pending = await asyncio.wait(self._tasks, timeout=STOP_GRACE_SECONDS)
+            for task in done:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    task.result()
+            for task in pending:
+                log.warning("kiosk loop %s did not stop in time", task.get_name())
         self._tasks.clear()
         await self.printer.stop()
         await self.engine.aclose()
