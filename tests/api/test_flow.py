@@ -312,3 +312,16 @@ async def test_call_next_finishes_ticket_in_hand(client: httpx.AsyncClient, hall
     assert second_now["status"] == "done"
     windows = (await client.get(f"{API}/{hall.code}/windows", headers=hall.h("display"))).json()
     assert windows[0]["state"] == "idle" and windows[0]["current_ticket"] is None
+
+
+async def test_recall_and_no_show_refused_once_service_started(
+    client: httpx.AsyncClient, hall: Hall
+) -> None:
+    await issue(client, hall)
+    await act(client, hall, 1, "open")
+    await act(client, hall, 1, "call-next")
+    await act(client, hall, 1, "start")
+    assert_problem(await act(client, hall, 1, "recall"), 409, "invalid_ticket_state")
+    assert_problem(await act(client, hall, 1, "no-show"), 409, "invalid_ticket_state")
+    windows = (await client.get(f"{API}/{hall.code}/windows", headers=hall.h("display"))).json()
+    assert windows[0]["state"] == "serving"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.halls.models import Hall, Service
@@ -24,7 +24,7 @@ async def list_halls(session: AsyncSession) -> Sequence[Hall]:
 
 
 async def count_halls(session: AsyncSession) -> int:
-    return len((await session.execute(select(Hall.id))).all())
+    return int((await session.execute(select(func.count()).select_from(Hall))).scalar_one())
 
 
 async def services_of(

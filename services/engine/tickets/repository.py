@@ -193,7 +193,7 @@ async def nth_waiting_queued_at(
         .scalars()
         .all()
     )
-    return rows[-1] if len(rows) == places else (rows[-1] if rows else None)
+    return rows[-1] if rows else None
 
 
 def log_event(

@@ -7,7 +7,6 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.auth.permissions import Principal
@@ -107,10 +106,7 @@ async def issue_ticket(
         phone_tail=pii.tail(phone_digits) if phone_digits else None,
         now=now,
     )
-    try:
-        await outbox.commit(session)
-    except IntegrityError as err:  # pragma: no cover - the counter lock makes this unreachable
-        raise QuotaExhausted("could not take a number, please try again") from err
+    await outbox.commit(session)
     # After the commit, so the counter lock is not held while estimating.
     wait = await balancing.after_issue(session, hall, issued.ticket, now or issued.ticket.issued_at)
     return replace(issued, wait=wait)

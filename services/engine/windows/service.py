@@ -13,7 +13,6 @@ from services.engine.balancing import policy as balancing_policy
 from services.engine.balancing import service as balancing
 from services.engine.core.db import utcnow
 from services.engine.core.errors import (
-    InvalidTicketState,
     NotFound,
     QueueEmpty,
     ServiceNotServed,
@@ -309,8 +308,7 @@ async def recall(
     now = utcnow()
     window = await _window(session, hall, number)
     ticket, service = await _held(session, window)
-    if ticket.status != TicketStatus.CALLED.value:
-        raise InvalidTicketState(f"ticket {ticket.number} is already being served")
+    next_status(TicketStatus(ticket.status), TicketAction.RECALL)  # refuses a ticket being served
     rules = rules_of(hall)
     if recall_outcome(ticket.recall_count, rules.max_recalls) is TicketAction.NO_SHOW:
         return await _no_show(
@@ -450,8 +448,7 @@ async def no_show(
     now = utcnow()
     window = await _window(session, hall, number)
     ticket, service = await _held(session, window)
-    if ticket.status != TicketStatus.CALLED.value:
-        raise InvalidTicketState(f"ticket {ticket.number} is being served; finish it instead")
+    next_status(TicketStatus(ticket.status), TicketAction.NO_SHOW)  # refuses a ticket being served
     return await _no_show(session, hall, window, ticket, service, principal, now, by="window")
 
 
