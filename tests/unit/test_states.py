@@ -70,7 +70,7 @@ def test_refused_ticket_transition(current: TicketStatus, action: TicketAction) 
         assert isinstance(refusal, TicketNotWaiting) and refusal.code == "ticket_not_waiting"
     else:
         assert type(refusal) is InvalidTicketState and refusal.code == "invalid_ticket_state"
-        assert refusal.extra == {"status": current.value, "action": action.value}
+        assert refusal.extra == {"ticket_status": current.value, "action": action.value}
 
 
 def test_end_states_are_final() -> None:

@@ -28,7 +28,12 @@ _HTTP_CODES = {
 
 
 def problem(
-    status: int, code: str, title: str, detail: str, instance: str | None = None, **extra: Any
+    status: int,
+    code: str,
+    title: str,
+    detail: str,
+    instance: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {
         "type": f"https://jiaohao.dev/problems/{code}",
@@ -39,7 +44,8 @@ def problem(
     }
     if instance:
         body["instance"] = instance
-    body.update({k: v for k, v in extra.items() if v is not None})
+    # Extension members never replace the standard ones (status, code, ...).
+    body.update({k: v for k, v in (extra or {}).items() if v is not None and k not in body})
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
@@ -47,7 +53,7 @@ def problem(
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Refusal)
     async def _refusal(request: Request, exc: Refusal) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path, **exc.extra)
+        return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path, exc.extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -60,7 +66,7 @@ def install_problem_handlers(app: FastAPI) -> None:
             or "invalid request"
         )
         return problem(
-            422, "validation_error", "Invalid request", detail, request.url.path, errors=errors
+            422, "validation_error", "Invalid request", detail, request.url.path, {"errors": errors}
         )
 
     @app.exception_handler(StarletteHTTPException)

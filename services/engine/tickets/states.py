@@ -74,7 +74,7 @@ def next_status(current: TicketStatus, action: TicketAction) -> TicketStatus:
         allowed = ", ".join(sorted(s.value for s in allowed_from))
         raise InvalidTicketState(
             f"cannot {action.value} a ticket that is {current.value} (allowed from: {allowed})",
-            status=current.value,
+            ticket_status=current.value,
             action=action.value,
         )
     return target
