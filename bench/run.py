@@ -318,29 +318,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="engine worker processes")
     parser.add_argument("--sockets", default="1000,5000", help="WebSocket screen counts")
     parser.add_argument("--skip-ws", action="store_true")
+    parser.add_argument(
+        "--only",
+        choices=["ws"],
+        help="run one part only (ws: call-to-screen latency and idle-socket memory)",
+    )
     args = parser.parse_args(argv)
-    need("pgbench")
-    need("wrk")
+    http_parts = args.only is None
+    if http_parts:
+        need("pgbench")
+        need("wrk")
     started = datetime.now(UTC)
     setup = asyncio.run(setup_database())
     results: dict[str, Any] = {"started": started.isoformat(), "machine": {"cores": os.cpu_count()}}
 
-    results["pgbench"] = {str(c): run_pgbench(setup, c, args.duration) for c in (32, 64)}
-    with engine_processes(1, args.workers) as ([url], _pids):
-        env = {"JH_TOKEN": setup.kiosk_token, "JH_HALL": "bench"}
-        run_wrk(url, "issue.lua", 32, 2, env)  # warm-up: connections, caches, JIT-free paths
-        results["issue"] = {
-            str(c): run_wrk(url, "issue.lua", c, args.duration, env) for c in (32, 64)
-        }
-        asyncio.run(fill_queue(setup, 60_000, day_offset=0))
-        results["call_next"] = run_wrk(
-            url,
-            "call_next.lua",
-            40,
-            args.duration,
-            {"JH_TOKEN": setup.gateway_token, "JH_HALL": "bench", "JH_WINDOWS": "40"},
-        )
-    if not args.skip_ws:
+    if http_parts:
+        results["pgbench"] = {str(c): run_pgbench(setup, c, args.duration) for c in (32, 64)}
+        with engine_processes(1, args.workers) as ([url], _pids):
+            env = {"JH_TOKEN": setup.kiosk_token, "JH_HALL": "bench"}
+            run_wrk(url, "issue.lua", 32, 2, env)  # warm-up: connections, caches, JIT-free paths
+            results["issue"] = {
+                str(c): run_wrk(url, "issue.lua", c, args.duration, env) for c in (32, 64)
+            }
+            asyncio.run(fill_queue(setup, 60_000, day_offset=0))
+            results["call_next"] = run_wrk(
+                url,
+                "call_next.lua",
+                40,
+                args.duration,
+                {"JH_TOKEN": setup.gateway_token, "JH_HALL": "bench", "JH_WINDOWS": "40"},
+            )
+    if not args.skip_ws or args.only == "ws":
         try:
             from bench import ws
         except ImportError as err:
@@ -352,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
                 results["ws"] = asyncio.run(ws.measure(urls, pids, setup, counts))
 
     rows: list[tuple[str, str]] = []
-    for c in ("32", "64"):
+    for c in ("32", "64") if http_parts else ():
         pg = results["pgbench"][c]
         issue = results["issue"][c]
         ratio = issue["rps"] / pg["tps"] if pg["tps"] else 0.0
@@ -371,13 +379,15 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
         rows.append((f"engine / pgbench, {c} clients", f"{ratio:.2f}  (target >= 0.5)"))
-    cn = results["call_next"]
-    rows.append(
-        (
-            "call-next, 40 windows, 40 clients",
-            f"{cn['rps']:.0f} req/s, p99 {cn.get('p99_ms', 0):.1f} ms, non-2xx {cn['non_2xx']:.0f}",
+    if http_parts:
+        cn = results["call_next"]
+        rows.append(
+            (
+                "call-next, 40 windows, 40 clients",
+                f"{cn['rps']:.0f} req/s, p99 {cn.get('p99_ms', 0):.1f} ms, "
+                f"non-2xx {cn['non_2xx']:.0f}",
+            )
         )
-    )
     ws_result = results.get("ws", {})
     if "skipped" in ws_result:
         rows.append(("WebSocket screens", ws_result["skipped"]))
@@ -398,8 +408,10 @@ def main(argv: list[str] | None = None) -> int:
     results["finished"] = datetime.now(UTC).isoformat()
     print(table(rows))
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "latest.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
-    print(f"\nwritten {RESULTS / 'latest.json'}")
+    # A partial run must not overwrite the full run's figures.
+    written = RESULTS / ("latest.json" if http_parts else f"latest-{args.only}.json")
+    written.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(f"\nwritten {written}")
     return 0
 
 
