@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from contextlib import AsyncExitStack
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.core.db import utcnow
+from services.engine.core.gates import hall_gate
 from services.engine.events.hub import EventHub, PublishedEvent
 from services.engine.events.models import HallEvent
 from services.engine.halls.models import Hall
@@ -35,6 +37,18 @@ async def commit(session: AsyncSession) -> list[PublishedEvent]:
     by_hall: dict[int, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for hall_id, type_, payload in staged:
         by_hall[hall_id].append((type_, payload))
+    async with AsyncExitStack() as gates:
+        # One committer per hall in this process: the hall row is locked until COMMIT.
+        for hall_id in sorted(by_hall):
+            await gates.enter_async_context(hall_gate("commit", hall_id))
+        published = await _number_and_commit(session, by_hall)
+        _hand_over(session, published)
+    return published
+
+
+async def _number_and_commit(
+    session: AsyncSession, by_hall: dict[int, list[tuple[str, dict[str, Any]]]]
+) -> list[PublishedEvent]:
     published: list[PublishedEvent] = []
     now = utcnow()
     bind = session.get_bind()
@@ -43,7 +57,6 @@ async def commit(session: AsyncSession) -> list[PublishedEvent]:
             published.extend(await _number_and_notify_pg(session, hall_id, by_hall[hall_id], now))
         await _before_commit(session, published)
         await session.commit()
-        _hand_over(session, published)
         return published
     for hall_id in sorted(by_hall):
         items = by_hall[hall_id]
@@ -66,7 +79,6 @@ async def commit(session: AsyncSession) -> list[PublishedEvent]:
         )
     await _before_commit(session, published)
     await session.commit()
-    _hand_over(session, published)
     return published
 
 

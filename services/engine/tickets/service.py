@@ -20,6 +20,7 @@ from services.engine.core.errors import (
     QuotaExhausted,
     ServiceInactive,
 )
+from services.engine.core.gates import hall_gate
 from services.engine.events import outbox
 from services.engine.halls import repository as halls_repo
 from services.engine.halls.config import PeriodQuotaSpec, service_schedule
@@ -92,21 +93,30 @@ async def issue_ticket(
 ) -> IssuedTicket:
     """Issue the next number of a service, inside its hours and quotas."""
     phone_digits = pii.normalise_phone(phone) if phone else None
-    issued = await issue_ticket_uncommitted(
-        session=session,
-        hall=hall,
-        service_code=service_code,
-        priority=priority,
-        source=source,
-        principal=principal,
-        person_hash=(
-            pii.keyed_hash(pii_key, "id", pii.normalise_id_number(id_number)) if id_number else None
-        ),
-        phone_hash=pii.keyed_hash(pii_key, "phone", phone_digits) if phone_digits else None,
-        phone_tail=pii.tail(phone_digits) if phone_digits else None,
-        now=now,
+    person_hash = (
+        pii.keyed_hash(pii_key, "id", pii.normalise_id_number(id_number)) if id_number else None
     )
-    await outbox.commit(session)
+    # Issuers of one hall queue here rather than on the counter row in the database.
+    async with hall_gate("issue", hall.id):
+        try:
+            issued = await issue_ticket_uncommitted(
+                session=session,
+                hall=hall,
+                service_code=service_code,
+                priority=priority,
+                source=source,
+                principal=principal,
+                person_hash=person_hash,
+                phone_hash=pii.keyed_hash(pii_key, "phone", phone_digits) if phone_digits else None,
+                phone_tail=pii.tail(phone_digits) if phone_digits else None,
+                now=now,
+            )
+            await outbox.commit(session)
+        except Exception:
+            # A refusal: let go of the counter row before the next issuer comes in.
+            outbox.discard(session)
+            await session.rollback()
+            raise
     # After the commit, so the counter lock is not held while estimating.
     wait = await balancing.after_issue(session, hall, issued.ticket, now or issued.ticket.issued_at)
     return replace(issued, wait=wait)

@@ -1,0 +1,29 @@
+"""Per-hall gates: at most one writer of a kind per hall at a time in this process.
+
+Every change to a hall ends on the same row locks in the database (the hall row
+that numbers its events, the service's number counter). When dozens of
+requests pile onto one locked row, PostgreSQL wakes them all at each commit and
+throughput collapses; queueing them here first keeps the database to one
+waiter per engine process. Correctness never depends on a gate: the row locks
+still order writers across processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from weakref import WeakKeyDictionary
+
+# Locks belong to an event loop; tests and tools may run several loops in turn.
+_gates: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], asyncio.Lock]] = (
+    WeakKeyDictionary()
+)
+
+
+def hall_gate(kind: str, hall_id: int) -> asyncio.Lock:
+    """The lock for writers of ``kind`` (e.g. "issue", "commit") in a hall."""
+    by_key = _gates.setdefault(asyncio.get_running_loop(), {})
+    key = (kind, hall_id)
+    gate = by_key.get(key)
+    if gate is None:
+        gate = by_key[key] = asyncio.Lock()
+    return gate
