@@ -111,10 +111,23 @@ def _lognormal(rng: random.Random, mean: float, cv: float) -> float:
     return rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
 
 
-def generate_arrivals(scenario: Scenario, rng: random.Random) -> list[SimTicket]:
-    """Poisson arrivals per service and hour, with each citizen's draws fixed up front."""
+def generate_arrivals(
+    scenario: Scenario,
+    rng: random.Random,
+    *,
+    start: float | None = None,
+    end: float | None = None,
+    first_id: int = 1,
+) -> list[SimTicket]:
+    """Poisson arrivals per service and hour, with each citizen's draws fixed up front.
+
+    The whole day by default; ``start``/``end`` (seconds since midnight) draw
+    only the arrivals of that span (used to roll a day forward from a moment).
+    """
     day = scenario.scenario
     open_s, close_s = day.open_minute * 60.0, day.close_minute * 60.0
+    lo = open_s if start is None else start
+    hi = close_s if end is None else min(end, close_s)
     hours = math.ceil((close_s - open_s) / 3600 - 1e-9)
     spans = [(open_s + h * 3600, min(open_s + (h + 1) * 3600, close_s)) for h in range(hours)]
     profile = day.hourly[:hours]
@@ -125,19 +138,19 @@ def generate_arrivals(scenario: Scenario, rng: random.Random) -> list[SimTicket]
         per_day = day.visitors * service.share
         for rate, (a, b) in zip(profile, spans, strict=True):
             per_hour = per_day * rate / weight_total
-            if per_hour <= 0:
+            if per_hour <= 0 or b <= lo or a >= hi:
                 continue
-            t = a
+            t, stop = max(a, lo), min(b, hi)
             while True:
                 t += rng.expovariate(per_hour / 3600)
-                if t >= b:
+                if t >= stop:
                     break
                 raw.append((t, ids[service.code]))
     raw.sort()
     by_id = {ids[s.code]: s for s in scenario.services}
     tickets: list[SimTicket] = []
     slot = day.slot_minutes * 60.0
-    for n, (t, service_id) in enumerate(raw, start=1):
+    for n, (t, service_id) in enumerate(raw, start=first_id):
         spec = by_id[service_id]
         draw = rng.random()
         slot_start = slot_end = None
@@ -252,12 +265,13 @@ class Simulation:
     def _loads(self, now: float) -> list[estimates.WindowLoad]:
         loads = []
         for w in self.windows:
-            free_in = 0.0
-            if w.current is not None and w.current.called is not None:
-                free_in = estimates.expected_remaining(
-                    self.handle.get(w.current.service_id), now - w.current.called
-                )
-            loads.append(estimates.WindowLoad(w.number, w.links, free_in))
+            if w.current is None or w.current.called is None:
+                loads.append(estimates.WindowLoad(w.number, w.links))
+                continue
+            average = self.handle.get(w.current.service_id)
+            elapsed = now - w.current.called
+            free_in = estimates.expected_remaining(average, elapsed)
+            loads.append(estimates.WindowLoad(w.number, w.links, free_in, average, elapsed))
         return loads
 
     def estimate(self, service_id: int, ahead: int, now: float) -> float | None:

@@ -116,8 +116,10 @@ async def test_wait_estimates_on_issue_lookup_and_queues(
     await act(client, bal, 1, "call-next")  # A001 in hand for ~10 minutes (the configured average)
     second = await issue(client, bal, "business")
     third = await issue(client, bal, "business")
-    assert second["estimated_wait_minutes"] == 10
-    assert second["wait_text"] == "前方还有 0 人，预计等待 10 分钟"
+    # First in line: the median of A001's handle time (lognormal, mean 10 min,
+    # cv 0.6: 10 / sqrt(1.36) = 8.6 min), shown rounded up.
+    assert second["estimated_wait_minutes"] == 9
+    assert second["wait_text"] == "前方还有 0 人，预计等待 9 分钟"
     assert 19 <= third["estimated_wait_minutes"] <= 21
     assert third["wait_text"].startswith("前方还有 1 人，预计等待")
     # Priority tickets are called first: they are told so.

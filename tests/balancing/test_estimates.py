@@ -9,8 +9,10 @@ import pytest
 from services.engine.balancing.estimates import (
     HandleTimes,
     WindowLoad,
+    ahead_at_window,
     estimate_wait_seconds,
     expected_remaining,
+    median_first_call,
     moving_average,
     position,
     wait_minutes,
@@ -136,3 +138,65 @@ def test_minutes_and_text() -> None:
     assert wait_minutes(600.0) == 10
     assert wait_text(3, 12) == "前方还有 3 人，预计等待 12 分钟"
     assert "暂无法预计" in wait_text(3, None)
+
+
+def _busy(window_id: int, links: dict[int, Link], average: float, elapsed: float) -> WindowLoad:
+    return WindowLoad(window_id, links, expected_remaining(average, elapsed), average, elapsed)
+
+
+def test_first_in_line_gets_the_median_not_the_mean_of_its_wait() -> None:
+    # One busy window, its ticket just started: the wait is the handle time,
+    # lognormal (cv 0.6) with mean 600 s, whose median is 600 / sqrt(1.36) = 514 s.
+    windows = [_busy(1, {A: Link()}, 600.0, 0.0)]
+    first = estimate_wait_seconds(service_id=A, ahead=0, windows=windows, waiting={A: 1}, handle=H)
+    assert first is not None and first == pytest.approx(600.0 / 1.36**0.5, abs=2.0)
+    # Further back in line the flow formula still applies.
+    second = estimate_wait_seconds(service_id=A, ahead=1, windows=windows, waiting={A: 2}, handle=H)
+    assert second is not None and second > first + 500
+
+
+def test_first_in_line_waits_less_behind_a_ticket_that_has_run_long_and_with_more_windows() -> None:
+    def first(windows: list[WindowLoad]) -> float:
+        value = median_first_call(A, windows, {A: 1})
+        assert value is not None
+        return value
+
+    fresh = first([_busy(1, {A: Link()}, 600.0, 0.0)])
+    long_running = first([_busy(1, {A: Link()}, 600.0, 900.0)])
+    # A ticket that has run 15 minutes has less left than a fresh one's median,
+    # but not nothing (long cases run long).
+    assert 0 < long_running < fresh
+    two = first([_busy(1, {A: Link()}, 600.0, 0.0), _busy(2, {A: Link()}, 600.0, 0.0)])
+    assert two < fresh * 0.8
+
+
+def test_a_window_with_its_own_work_waiting_is_less_likely_to_take_a_new_ticket() -> None:
+    helper = {B: Link(), A: Link(1.0, Role.SECONDARY)}
+    own = {A: Link(), B: Link(0.5, Role.SECONDARY)}
+    # A helping window takes everything else it serves first; an own window
+    # only a part of its secondary queues.
+    assert ahead_at_window(A, helper, {A: 1, B: 3}) == 3
+    assert ahead_at_window(A, own, {A: 1, B: 4}) == 1
+    windows = [_busy(1, {A: Link()}, 600.0, 0.0), _busy(2, helper, 600.0, 0.0)]
+    idle_helper = median_first_call(A, windows, {A: 1, B: 0})
+    busy_helper = median_first_call(A, windows, {A: 1, B: 3})
+    assert idle_helper is not None and busy_helper is not None
+    assert idle_helper < busy_helper
+
+
+def test_first_in_line_falls_back_to_the_flow_formula_without_a_median() -> None:
+    # The only window able to serve A has three of its own tickets waiting:
+    # odds are it takes them first, so no median of the first free moment.
+    helper = {B: Link(), A: Link(1.0, Role.SECONDARY)}
+    windows = [_busy(1, helper, 300.0, 0.0)]
+    assert median_first_call(A, windows, {A: 1, B: 3}) is None
+    wait = estimate_wait_seconds(
+        service_id=A, ahead=0, windows=windows, waiting={A: 1, B: 3}, handle=H
+    )
+    assert wait is not None and wait > 0
+    # Without the ticket in hand's details (older callers) the mean formula is used.
+    bare = [WindowLoad(1, {A: Link()}, free_in=120.0)]
+    assert (
+        estimate_wait_seconds(service_id=A, ahead=0, windows=bare, waiting={A: 1}, handle=H)
+        == 120.0
+    )

@@ -115,12 +115,13 @@ async def wait_board(session: AsyncSession, hall: Hall, now: datetime) -> WaitBo
     links = await repository.links_of_windows(session, [w.id for w, _ in serving])
     loads = []
     for window, (current_service, called_at) in serving:
-        free_in = 0.0
+        free_in, average, elapsed = 0.0, None, 0.0
         if window.current_ticket_id is not None and called_at is not None:
             average = handle.get(current_service, 8 * 60.0)
             elapsed = (now - _aware(called_at, now)).total_seconds()
             free_in = estimates.expected_remaining(average, elapsed)
-        loads.append(estimates.WindowLoad(window.id, links.get(window.id, {}), free_in))
+        window_links = links.get(window.id, {})
+        loads.append(estimates.WindowLoad(window.id, window_links, free_in, average, elapsed))
     by_class = await repository.waiting_by_class(session, hall.id)
     waiting = {s: sum(c.values()) for s, c in by_class.items()}
     return WaitBoard(loads, waiting, by_class, handle)
