@@ -51,6 +51,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws=settings.ws_impl,
         # The bus has its own heartbeats (docs/bus.md); no second ping task per socket.
         ws_ping_interval=None,
+        # No permessage-deflate: bus messages are small, and a compressor per socket
+        # costs ~50 KB and CPU for every message to every screen (docs/bus.md).
+        ws_per_message_deflate=False,
         ws_max_queue=8,
         proxy_headers=True,
     )

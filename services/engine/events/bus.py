@@ -11,6 +11,8 @@ from services.engine.config import Settings
 from services.engine.events.hub import EventHub
 from services.engine.events.pg import PgListener, asyncpg_dsn
 from services.engine.events.retention import prune_forever
+from services.engine.events.snapshot import SnapshotCache
+from services.engine.events.socket import Heartbeats
 from services.engine.events.source import OutboxSource
 
 
@@ -19,6 +21,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.hub = EventHub(
         OutboxSource(app.state.sessionmaker), resync_seconds=settings.bus_resync_seconds
     )
+    app.state.snapshots = SnapshotCache(app.state.sessionmaker)
+    app.state.heartbeats = Heartbeats(settings.bus_heartbeat_seconds)
     # PostgreSQL commits NOTIFY from the outbox statement itself; the hook stays
     # free for tests that need to fail a transaction just before COMMIT.
     app.state.notifier = None
@@ -54,3 +58,5 @@ async def stop(app: FastAPI) -> None:
         await listener.stop()
     hub: EventHub = app.state.hub
     await hub.close()
+    heartbeats: Heartbeats = app.state.heartbeats
+    heartbeats.stop()

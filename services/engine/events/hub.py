@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
@@ -50,6 +51,11 @@ class PublishedEvent:
             "data": self.payload,
         }
 
+    @cached_property
+    def text(self) -> str:
+        """The message as JSON text, encoded once and sent as is to every socket."""
+        return json.dumps(self.as_message(), ensure_ascii=False, separators=(",", ":"))
+
 
 class EventSource(Protocol):
     """Where a channel reads what it was not handed: the outbox."""
@@ -69,8 +75,24 @@ class HubClosed(Exception):
     """The hub shut down (the engine is stopping)."""
 
 
+class Subscriber(Protocol):
+    """What the hub hands events to, in its own task, one hall in order.
+
+    ``deliver`` must not wait (it runs inside the hall's fan-out loop): a
+    subscriber buffers, or writes what can be written at once.
+    """
+
+    hall_id: int
+
+    def deliver(self, event: PublishedEvent) -> None:
+        """The hall's next event (seq order, each once)."""
+
+    def hub_closed(self) -> None:
+        """The hub shut down (the engine is stopping); nothing more will come."""
+
+
 class Subscription:
-    """One subscriber's bounded buffer of events for one hall.
+    """One subscriber's bounded buffer of events for one hall, read with ``wait``.
 
     Delivery never waits: when the buffer is full the subscription is cut off
     (``overflowed``) instead of slowing the engine or other subscribers.
@@ -80,14 +102,14 @@ class Subscription:
         self.hall_id = hall_id
         self.maxsize = maxsize
         self._hub = hub
-        self._items: deque[PublishedEvent] = deque()
+        self._items: list[PublishedEvent] = []
         self._wake = asyncio.Event()
         self.overflowed = False
         self.closed = False
         # Set when the subscription ends for a reason the consumer must act on.
         self.ended = asyncio.Event()
 
-    def _deliver(self, event: PublishedEvent) -> None:
+    def deliver(self, event: PublishedEvent) -> None:
         if self.overflowed or self.closed:
             return
         if len(self._items) >= self.maxsize:
@@ -95,7 +117,7 @@ class Subscription:
             self._items.clear()
             self._wake.set()
             self.ended.set()
-            self._hub._drop(self)
+            self._hub.detach(self)
             return
         self._items.append(event)
         self._wake.set()
@@ -104,7 +126,7 @@ class Subscription:
         """Wake the consumer without an event (e.g. it has a request to serve)."""
         self._wake.set()
 
-    def _shutdown(self) -> None:
+    def hub_closed(self) -> None:
         self.closed = True
         self._wake.set()
         self.ended.set()
@@ -119,14 +141,13 @@ class Subscription:
             raise Overflow(f"more than {self.maxsize} events waiting")
         if self.closed and not self._items:
             raise HubClosed("the event hub closed")
-        items = list(self._items)
-        self._items.clear()
+        items, self._items = self._items, []
         return items
 
     def close(self) -> None:
         """Stop receiving (the consumer went away)."""
         self.closed = True
-        self._hub._drop(self)
+        self._hub.detach(self)
 
 
 @dataclass
@@ -134,7 +155,7 @@ class _Channel:
     """Ordered delivery for one hall: what was handed over, and how far it got."""
 
     hall_id: int
-    subscribers: set[Subscription] = field(default_factory=set)
+    subscribers: set[Subscriber] = field(default_factory=set)
     delivered: int | None = None  # None until the head was read
     target: int = 0  # highest seq known to be committed
     pending: dict[int, PublishedEvent] = field(default_factory=dict)
@@ -166,6 +187,14 @@ class EventHub:
         if self._closed:
             raise HubClosed("the event hub closed")
         sub = Subscription(self, hall_id, maxsize)
+        self.attach(sub)
+        return sub
+
+    def attach(self, sub: Subscriber) -> None:
+        """Hand every event of ``sub.hall_id`` committed from now on to ``sub``, in order."""
+        if self._closed:
+            raise HubClosed("the event hub closed")
+        hall_id = sub.hall_id
         channel = self._channels.get(hall_id)
         if channel is None:
             channel = self._channels[hall_id] = _Channel(hall_id)
@@ -175,9 +204,9 @@ class EventHub:
             self._pumps.add(channel.task)
             channel.task.add_done_callback(self._pumps.discard)
         channel.subscribers.add(sub)
-        return sub
 
-    def _drop(self, sub: Subscription) -> None:
+    def detach(self, sub: Subscriber) -> None:
+        """Stop handing events to ``sub`` (idempotent)."""
         channel = self._channels.get(sub.hall_id)
         if channel is None:
             return
@@ -243,7 +272,7 @@ class EventHub:
             channel.stopped = True
             channel.wake.set()
             for sub in channel.subscribers:
-                sub._shutdown()
+                sub.hub_closed()
         tasks = [c.task for c in channels if c.task is not None]
         if tasks:
             _done, late = await asyncio.wait(tasks, timeout=5)
@@ -326,4 +355,7 @@ class EventHub:
     def _fan_out(channel: _Channel, event: PublishedEvent) -> None:
         channel.delivered = event.seq
         for sub in list(channel.subscribers):
-            sub._deliver(event)
+            try:
+                sub.deliver(event)
+            except Exception:  # one broken subscriber must not stop the hall's delivery
+                log.exception("event hub: a subscriber of hall %s failed", channel.hall_id)

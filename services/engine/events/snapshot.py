@@ -7,6 +7,8 @@ client applies only events with a higher number and never sees one twice.
 
 from __future__ import annotations
 
+import time as clock
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -16,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.engine.core.db import utcnow
 from services.engine.events import repository
+from services.engine.events.source import shielded
 from services.engine.halls import repository as halls_repo
 from services.engine.halls.models import Hall
 from services.engine.tickets import repository as tickets_repo
@@ -50,6 +53,54 @@ async def read_snapshot(
         snapshot = await build_snapshot(session, hall_id, reason=reason)
         await session.rollback()
         return snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    seq: int
+    at: float  # time.monotonic() when read
+    snapshot: dict[str, Any]
+
+
+class SnapshotCache:
+    """The last snapshot of each hall, handed out again while the hall has not moved.
+
+    A snapshot is the hall exactly after event ``seq``, so while the hall's head is
+    still ``seq`` the same one serves every screen that connects (a reconnect storm
+    after a power cut reads the hall once, plus one cheap head read per screen).
+    It is kept ``max_age`` seconds at most: "today's last calls" depend on the clock.
+    """
+
+    def __init__(
+        self, sessionmaker: async_sessionmaker[AsyncSession], max_age: float = 5.0
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._max_age = max_age
+        self._latest: dict[int, _Taken] = {}
+        self.reads = 0  # full snapshot reads (the rest came from the cache)
+
+    async def get(self, hall_id: int, *, reason: str) -> dict[str, Any]:
+        """A snapshot of the hall as it is now (read shielded from cancellation)."""
+        taken = self._latest.get(hall_id)
+        if (
+            taken is not None
+            and clock.monotonic() - taken.at < self._max_age
+            and await shielded(self._head(hall_id)) == taken.seq
+        ):
+            return {**taken.snapshot, "reason": reason}
+        snapshot = await shielded(read_snapshot(self._sessionmaker, hall_id, reason=reason))
+        self.reads += 1
+        seq = snapshot["seq"]
+        latest = self._latest.get(hall_id)
+        if latest is None or latest.seq <= seq:
+            self._latest[hall_id] = _Taken(seq, clock.monotonic(), snapshot)
+        return snapshot
+
+    async def _head(self, hall_id: int) -> int:
+        async with self._sessionmaker() as session:
+            head = await repository.head(session, hall_id)
+            await session.rollback()
+            return head
 
 
 async def build_snapshot(

@@ -4,6 +4,14 @@ On connect: a snapshot, or with ``since`` exactly the events missed (from the
 outbox); then ``live`` and every event in order. Heartbeats both ways. A client
 that cannot keep up is cut off with close code 4409 and resumes with ``since``;
 it never slows the engine or other clients.
+
+An idle screen costs one task (the connection's own, waiting for the client's
+next message) and a few small objects: thousands of screens hang on one engine.
+Live events are written by the hall's fan-out itself, with each event's JSON
+encoded once for every socket; only a socket that cannot take a message at once
+(a slow client) or needs the outbox (a gap, a requested snapshot) gets a
+short-lived writer task. One timer per process pings idle sockets and closes
+silent ones.
 """
 
 from __future__ import annotations
@@ -13,6 +21,7 @@ import json
 import logging
 import re
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -27,8 +36,8 @@ from services.engine.config import Settings
 from services.engine.core.db import utcnow
 from services.engine.core.errors import Refusal
 from services.engine.events import repository
-from services.engine.events.hub import EventHub, HubClosed, Overflow, PublishedEvent
-from services.engine.events.snapshot import read_snapshot
+from services.engine.events.hub import EventHub, HubClosed, PublishedEvent
+from services.engine.events.snapshot import SnapshotCache
 from services.engine.events.source import shielded
 from services.engine.halls.service import get_hall
 
@@ -63,20 +72,22 @@ class BadRequest(Exception):
     pass
 
 
-class HeartbeatTimeout(Exception):
-    pass
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class BusRequest:
     token: str | None
     since: int | None
-    topics: tuple[str, ...]
+    topics: frozenset[str]
 
     def wants(self, event_type: str) -> bool:
-        if not self.topics:
+        """The type is a topic or starts with ``topic.`` (checked per socket for every event)."""
+        topics = self.topics
+        if not topics or event_type in topics:
             return True
-        return any(event_type == t or event_type.startswith(t + ".") for t in self.topics)
+        while "." in event_type:
+            event_type = event_type.rpartition(".")[0]
+            if event_type in topics:
+                return True
+        return False
 
 
 def parse_request(websocket: WebSocket) -> BusRequest:
@@ -104,7 +115,7 @@ def parse_request(websocket: WebSocket) -> BusRequest:
         if not _TOPIC.match(topic):
             raise BadRequest(f"topic {topic[:40]!r} is not like 'ticket' or 'ticket.called'")
         topics.append(topic)
-    return BusRequest(token or None, since, tuple(topics))
+    return BusRequest(token or None, since, frozenset(topics))
 
 
 async def authorise_socket(
@@ -154,7 +165,14 @@ async def serve(websocket: WebSocket, hall: str) -> None:
         await _close(websocket, CloseCode.INTERNAL_ERROR, "internal error; retry later")
         return
     connection = BusConnection(
-        websocket, app.state.hub, app.state.sessionmaker, settings, hall_id, request
+        websocket,
+        app.state.hub,
+        app.state.sessionmaker,
+        settings,
+        hall_id,
+        request,
+        snapshots=app.state.snapshots,
+        heartbeats=app.state.heartbeats,
     )
     await connection.run()
 
@@ -169,7 +187,104 @@ async def _close(websocket: WebSocket, code: int, reason: str) -> None:
         log.debug("bus: close %s not delivered", code)
 
 
+async def _finish(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """Run a coroutine that was started by hand (``coro.send``) and stopped at ``waiting``.
+
+    What a task would do (like Python 3.12's eager tasks): wait for the future it
+    yielded, then resume it. Cancelled, the coroutine is closed where it waits.
+    """
+    try:
+        while True:
+            if waiting is None:  # a bare yield: it only gave the loop a turn
+                await asyncio.sleep(0)
+            else:
+                await asyncio.wait((waiting,))
+            waiting = coro.send(None)
+    except StopIteration:
+        return
+    finally:
+        coro.close()
+
+
+class Heartbeats:
+    """One timer for every live socket of the process (not one per socket).
+
+    Every quarter heartbeat it pings the sockets that sent nothing for a
+    heartbeat and closes (4408) those whose client was silent for three.
+    """
+
+    def __init__(self, heartbeat: float) -> None:
+        self.heartbeat = heartbeat
+        self._sockets: set[BusConnection] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def add(self, connection: BusConnection) -> None:
+        self._sockets.add(connection)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="jiaohao-bus-heartbeats"
+            )
+
+    def discard(self, connection: BusConnection) -> None:
+        self._sockets.discard(connection)
+        if not self._sockets and self._task is not None:
+            # Nobody left to watch: no timer ticks in an idle engine (or after a test).
+            if self._task is not asyncio.current_task():
+                self._task.cancel()
+            self._task = None
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _run(self) -> None:
+        tick = self.heartbeat / 4
+        me = asyncio.current_task()
+        while self._task is me:  # until nobody is left (a later socket starts a new timer)
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            for connection in list(self._sockets):
+                connection.check_heartbeat(now)
+
+
+# What else than events waits in a connection's queue (answered in turn, with the seq then).
+_PING = "ping"
+_PONG = "pong"
+_SNAPSHOT = "snapshot"
+
+_GONE = (WebSocketDisconnect, OSError, RuntimeError)  # the peer went away (mid-send)
+
+
 class BusConnection:
+    """One live socket: subscribed to its hall's events, sending them in order.
+
+    Sending is owned by one party at a time: while ``_busy`` (catching up at the
+    start, or a writer task at work) events and answers wait in ``_queue``, in
+    order; otherwise the hub's fan-out writes each event at once.
+    """
+
+    __slots__ = (
+        "_busy",
+        "_ending",
+        "_heard",
+        "_queue",
+        "_sent",
+        "_task",
+        "_writer",
+        "hall_id",
+        "heartbeat",
+        "heartbeats",
+        "hub",
+        "last",
+        "maxsize",
+        "request",
+        "sessionmaker",
+        "settings",
+        "snapshots",
+        "websocket",
+    )
+
     def __init__(
         self,
         websocket: WebSocket,
@@ -178,6 +293,9 @@ class BusConnection:
         settings: Settings,
         hall_id: int,
         request: BusRequest,
+        *,
+        snapshots: SnapshotCache,
+        heartbeats: Heartbeats,
     ) -> None:
         self.websocket = websocket
         self.hub = hub
@@ -185,81 +303,91 @@ class BusConnection:
         self.settings = settings
         self.hall_id = hall_id
         self.request = request
+        self.snapshots = snapshots
+        self.heartbeats = heartbeats
         self.heartbeat = settings.bus_heartbeat_seconds
+        self.maxsize = settings.bus_client_buffer
         self.last = 0  # every event up to here has been dealt with for this client
-        self._send_lock = asyncio.Lock()
-        self._last_sent = time.monotonic()
-        self._snapshot_wanted = False
+        self._queue: list[PublishedEvent | str] = []
+        self._busy = True  # catching up first: what arrives meanwhile waits
+        self._writer: asyncio.Task[None] | None = None
+        self._task: asyncio.Task[Any] | None = None
+        self._ending: tuple[int | None, str] | None = None
+        self._sent = self._heard = time.monotonic()
 
     async def send(self, message: dict[str, Any]) -> None:
-        async with self._send_lock:
-            await self.websocket.send_text(_dumps(message))
-            self._last_sent = time.monotonic()
+        await self.send_text(_dumps(message))
+
+    async def send_text(self, text: str) -> None:
+        await self.websocket.send_text(text)
+        self._sent = time.monotonic()
 
     async def run(self) -> None:
+        self._task = asyncio.current_task()
         try:
-            sub = self.hub.subscribe(self.hall_id, maxsize=self.settings.bus_client_buffer)
+            self.hub.attach(self)
         except HubClosed:
             await _close(self.websocket, CloseCode.GOING_AWAY, "engine stopping")
             return
-        tasks: list[asyncio.Task[Any]] = []
         code: int | None = None
         reason = ""
         try:
             await self.start()
             await self.send({"kind": "live", "seq": self.last, "heartbeat": self.heartbeat})
-            sender = asyncio.create_task(self.sender(sub))
-            receiver = asyncio.create_task(self.receiver(sub))
-            ended = asyncio.create_task(sub.ended.wait())
-            tasks = [sender, receiver, ended]
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-            code, reason = self._outcome(sub, sender, receiver)
-        except WebSocketDisconnect:
-            code = None
-        except (OSError, RuntimeError) as err:  # the transport went away mid-send
+            await self._drain()  # what arrived while catching up
+            self._busy = False
+            self.heartbeats.add(self)
+            await self._receive()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            # Cancelled by ``end`` alone: close as it says; anything else (shutdown) goes on up.
+            if self._ending is None or task is None or task.uncancel() > 0:
+                raise
+            code, reason = self._ending
+        except _GONE as err:  # the transport went away mid-send
             log.debug("bus: connection lost: %r", err)
-            code = None
         except Exception:
             log.exception("bus: connection failed")
             code, reason = CloseCode.INTERNAL_ERROR, "internal error; reconnect and resume"
         finally:
-            for task in tasks:
-                task.cancel()
-            if tasks:
-                await asyncio.gather(*tasks, return_exceptions=True)
-            sub.close()
+            self._task = None
+            if self._ending is None:
+                self._ending = (None, "")
+            self.hub.detach(self)
+            self.heartbeats.discard(self)
+            writer = self._writer
+            if writer is not None:
+                writer.cancel()
+                await asyncio.gather(writer, return_exceptions=True)
         if code is not None:
             await _close(self.websocket, code, reason)
 
-    def _outcome(
-        self, sub: Any, sender: asyncio.Task[Any], receiver: asyncio.Task[Any]
-    ) -> tuple[int | None, str]:
-        if sub.overflowed:
-            return CloseCode.TOO_SLOW, f"too slow; resume with since={self.last}"
-        if sub.closed and not receiver.done():
-            return CloseCode.GOING_AWAY, "engine stopping; resume elsewhere"
-        for task in (receiver, sender):
-            if not task.done() or task.cancelled():
-                continue
-            err = task.exception()
-            if err is None or isinstance(err, WebSocketDisconnect | OSError):
-                return None, ""
-            if isinstance(err, HeartbeatTimeout):
-                return CloseCode.HEARTBEAT_TIMEOUT, "no heartbeat from the client"
-            if isinstance(err, Overflow):
-                return CloseCode.TOO_SLOW, f"too slow; resume with since={self.last}"
-            if isinstance(err, HubClosed):
-                return CloseCode.GOING_AWAY, "engine stopping; resume elsewhere"
-            if isinstance(err, RuntimeError):
-                return None, ""  # sending on a socket the peer already closed
-            log.error("bus: connection task failed", exc_info=err)
-            return CloseCode.INTERNAL_ERROR, "internal error; reconnect and resume"
-        return None, ""
+    def end(self, code: int | None, reason: str = "") -> None:
+        """Stop this connection (from any task); its own task closes with ``code``."""
+        if self._ending is not None:
+            return
+        self._ending = (code, reason)
+        self._queue.clear()
+        self.hub.detach(self)
+        self.heartbeats.discard(self)
+        current = asyncio.current_task()
+        if self._writer is not None and self._writer is not current:
+            self._writer.cancel()
+        if self._task is not None:
+            self._task.cancel()
+
+    def _lost(self, err: BaseException) -> None:
+        if isinstance(err, _GONE):
+            log.debug("bus: connection lost: %r", err)
+            self.end(None)
+        else:
+            log.error("bus: sending failed", exc_info=err)
+            self.end(CloseCode.INTERNAL_ERROR, "internal error; reconnect and resume")
 
     # -- catching up -----------------------------------------------------------
 
     async def send_snapshot(self, reason: str) -> None:
-        snapshot = await shielded(read_snapshot(self.sessionmaker, self.hall_id, reason=reason))
+        snapshot = await self.snapshots.get(self.hall_id, reason=reason)
         await self.send(snapshot)
         self.last = snapshot["seq"]
 
@@ -311,37 +439,118 @@ class BusConnection:
 
     async def send_event(self, event: PublishedEvent) -> None:
         if self.request.wants(event.type):
-            await self.send(event.as_message())
+            await self.send_text(event.text)
         self.last = event.seq
 
     # -- live ------------------------------------------------------------------
 
-    async def sender(self, sub: Any) -> None:
-        while True:
-            idle = time.monotonic() - self._last_sent
-            events = await sub.wait(max(self.heartbeat - idle, 0.0))
-            if self._snapshot_wanted:
-                self._snapshot_wanted = False
-                await self.send_snapshot("requested")
-            for event in events:
-                if event.seq <= self.last:
-                    continue
-                if event.seq > self.last + 1 and not await self.replay(event.seq - 1):
-                    await self.send_snapshot("gap")
-                    continue
-                await self.send_event(event)
-            if time.monotonic() - self._last_sent >= self.heartbeat:
-                await self.send({"kind": "ping", "seq": self.last, "at": utcnow().isoformat()})
+    def deliver(self, event: PublishedEvent) -> None:
+        """The hall's next event, from the hub's fan-out: sent at once when possible."""
+        if self._ending is not None:
+            return
+        if self._busy:
+            self._enqueue(event)
+        elif event.seq <= self.last:
+            return  # already sent while catching up
+        elif event.seq != self.last + 1:
+            self._enqueue(event)  # a gap: the writer fills it from the outbox
+            self._start_writer()
+        elif self.request.wants(event.type):
+            self._send_now(event.text, event.seq)
+        else:
+            self.last = event.seq
 
-    async def receiver(self, sub: Any) -> None:
-        """Client messages: ping (answered), pong, snapshot (a fresh one is sent)."""
+    def hub_closed(self) -> None:
+        self.end(CloseCode.GOING_AWAY, "engine stopping; resume elsewhere")
+
+    def check_heartbeat(self, now: float) -> None:
+        """Close a silent client (4408); ping when nothing was sent for a heartbeat."""
+        if now - self._heard >= 3 * self.heartbeat:
+            self.end(CloseCode.HEARTBEAT_TIMEOUT, "no heartbeat from the client")
+        elif now - self._sent >= self.heartbeat and not self._busy:
+            self._answer(
+                _PING
+            )  # (a busy writer is sending, or stuck on a client that reads nothing)
+
+    def _enqueue(self, item: PublishedEvent | str) -> None:
+        if len(self._queue) >= self.maxsize:
+            self.end(CloseCode.TOO_SLOW, f"too slow; resume with since={self.last}")
+        else:
+            self._queue.append(item)
+
+    def _answer(self, kind: str) -> None:
+        """A ping, a pong or a snapshot for the client, in turn with the events."""
+        if self._ending is not None:
+            return
+        if self._busy:
+            self._enqueue(kind)
+        elif kind == _SNAPSHOT:
+            self._enqueue(kind)
+            self._start_writer()
+        else:
+            self._send_now(_dumps({"kind": kind, "seq": self.last, "at": utcnow().isoformat()}))
+
+    def _send_now(self, text: str, seq: int | None = None) -> None:
+        """Write ``text`` without waiting; a slow socket gets a writer to finish it."""
+        sending = self.send_text(text)
+        try:
+            waiting = sending.send(None)
+        except StopIteration:  # written (the usual case)
+            if seq is not None:
+                self.last = seq
+            return
+        except Exception as err:
+            self._lost(err)
+            return
+        self._busy = True
+        self._writer = asyncio.get_running_loop().create_task(self._write(sending, waiting, seq))
+
+    def _start_writer(self) -> None:
+        self._busy = True
+        self._writer = asyncio.get_running_loop().create_task(self._write(None, None, None))
+
+    async def _write(
+        self, sending: Coroutine[Any, Any, None] | None, waiting: Any, seq: int | None
+    ) -> None:
+        """Finish a send the socket could not take at once, then send what queued meanwhile."""
+        try:
+            if sending is not None:
+                await _finish(sending, waiting)
+                if seq is not None:
+                    self.last = seq
+            await self._drain()
+        except Exception as err:
+            self._lost(err)
+        finally:
+            self._writer = None
+            if self._ending is None:
+                self._busy = False
+
+    async def _drain(self) -> None:
+        """Send what waits in the queue, in order, filling gaps from the outbox."""
+        while self._queue:
+            item = self._queue.pop(0)
+            if isinstance(item, PublishedEvent):
+                if item.seq <= self.last:
+                    continue
+                if item.seq > self.last + 1 and not await self.replay(item.seq - 1):
+                    await self.send_snapshot("gap")
+                    if item.seq <= self.last:
+                        continue
+                await self.send_event(item)
+            elif item == _SNAPSHOT:
+                await self.send_snapshot("requested")
+            else:
+                await self.send({"kind": item, "seq": self.last, "at": utcnow().isoformat()})
+
+    async def _receive(self) -> None:
+        """Client messages until it goes: ping (answered), pong, snapshot (a fresh one is sent)."""
+        receive = self.websocket.receive
         while True:
-            try:
-                message = await asyncio.wait_for(self.websocket.receive(), self.heartbeat * 3)
-            except TimeoutError as err:
-                raise HeartbeatTimeout from err
+            message = await receive()
+            self._heard = time.monotonic()
             if message["type"] == "websocket.disconnect":
-                raise WebSocketDisconnect(message.get("code", 1000))
+                return
             raw = message.get("text") or message.get("bytes") or b""
             try:
                 body = json.loads(raw)
@@ -349,7 +558,6 @@ class BusConnection:
                 continue  # garbage counts as a sign of life, nothing more
             kind = body.get("kind") if isinstance(body, dict) else None
             if kind == "ping":
-                await self.send({"kind": "pong", "seq": self.last, "at": utcnow().isoformat()})
+                self._answer(_PONG)
             elif kind == "snapshot":
-                self._snapshot_wanted = True
-                sub.poke()
+                self._answer(_SNAPSHOT)
