@@ -319,6 +319,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sockets", default="1000,5000", help="WebSocket screen counts")
     parser.add_argument("--skip-ws", action="store_true")
     parser.add_argument(
+        "--screen-processes", type=int, default=4, help="processes the WebSocket screens run in"
+    )
+    parser.add_argument(
+        "--screen-client",
+        choices=["lean", "websockets"],
+        default="lean",
+        help="WebSocket client of the screens (bench/ws.py says why lean)",
+    )
+    parser.add_argument(
         "--only",
         choices=["ws"],
         help="run one part only (ws: call-to-screen latency and idle-socket memory)",
@@ -357,7 +366,9 @@ def main(argv: list[str] | None = None) -> int:
             counts = [int(n) for n in args.sockets.split(",")]
             # One process each, so their memory is the engine's own (RSS of the server process).
             with engine_processes(2, 1) as (urls, pids):
-                results["ws"] = asyncio.run(ws.measure(urls, pids, setup, counts))
+                results["ws"] = asyncio.run(
+                    ws.measure(urls, pids, setup, counts, args.screen_processes, args.screen_client)
+                )
 
     rows: list[tuple[str, str]] = []
     for c in ("32", "64") if http_parts else ():
@@ -399,6 +410,16 @@ def main(argv: list[str] | None = None) -> int:
                     f"p50 {value['p50_ms']:.1f} ms, p99 {value['p99_ms']:.1f} ms, "
                     f"max {value['max_ms']:.1f} ms, "
                     f"received {value['received']}/{value['expected']}",
+                )
+            )
+            rows.append(
+                (
+                    f"  {value['screen_processes']} screen processes ({value['screen_client']})",
+                    ", ".join(
+                        f"{'calling' if e == '0' else 'other'} p99 {v['p99_ms']:.1f} ms"
+                        for e, v in value["by_engine"].items()
+                    )
+                    + f"; screens' loop lag p99 {value['client_loop_lag_p99_ms']:.1f} ms",
                 )
             )
     if "idle_socket_kb" in ws_result:
