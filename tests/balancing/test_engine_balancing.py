@@ -318,3 +318,42 @@ def test_hall_file_refuses_inconsistent_roles_and_tidal_rules() -> None:
         parse_hall_file(base.replace('policy = "balanced"', 'policy = "lottery"'))
     spec = parse_hall_file(base)
     assert spec.windows[0].links() == {"business": (1.0, "primary"), "estate": (0.5, "secondary")}
+
+
+async def test_estimates_reuse_a_recent_reading_of_the_hall_until_it_changes(
+    app, client: httpx.AsyncClient, bal: Hall, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    # No clock in this test: a reading stays fresh until something else changes.
+    monkeypatch.setattr(balancing, "BOARD_REUSE_SECONDS", 3600.0)
+    assert (await act(client, bal, 2, "open")).status_code == 200
+    first = await issue(client, bal, "estate")
+    assert first["estimated_wait_minutes"] == 0  # window 2 is idle
+    # Behind the engine's back (no event): window 2 goes away. Only new tickets
+    # came through the engine since the reading, so the estimate reuses it.
+    async with app.state.sessionmaker() as session:
+        await session.execute(update(Window).where(Window.number == 2).values(state="closed"))
+        await session.commit()
+    second = await issue(client, bal, "estate")
+    assert second["waiting_ahead"] == 1
+    assert second["estimated_wait_minutes"] is not None  # still the reading with window 2 open
+    # A change through the engine (window 2 reopens and calls) ends the reuse:
+    # the next estimate sees window 2 busy with the first ticket.
+    assert (await act(client, bal, 2, "open")).status_code == 200
+    called = await act(client, bal, 2, "call-next")
+    assert called.json()["ticket"]["number"] == first["number"]
+    third = await issue(client, bal, "estate")
+    assert third["waiting_ahead"] == 1
+    # One ticket ahead, the only window busy: its rest, then one more handle time.
+    assert third["estimated_wait_minutes"] >= 15
+
+
+async def test_a_service_watched_by_a_tidal_rule_is_evaluated_on_every_issue(
+    app, client: httpx.AsyncClient, bal: Hall, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(balancing, "BOARD_REUSE_SECONDS", 3600.0)
+    # business has a tidal rule (high mark 3 waiting): the third ticket opens window 3
+    # even though the hall was read a moment before.
+    for _ in range(3):
+        await issue(client, bal, "business")
+    types = [t for t, _ in await event_types(app, bal.code)]
+    assert "tidal.changed" in types

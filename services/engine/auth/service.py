@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.auth import security
@@ -35,12 +35,16 @@ async def login(
     )
 
 
+# Built once: resolved on every device request.
+_DEVICE_BY_TOKEN_HASH = select(Device).where(Device.token_hash == bindparam("token_hash"))
+
+
 async def principal_from_token(*, session: AsyncSession, token: str, secret: str) -> Principal:
     """Resolve a bearer token: a device token, or a staff JWT."""
     if token.startswith(security.DEVICE_TOKEN_PREFIX):
         device = (
             await session.execute(
-                select(Device).where(Device.token_hash == security.device_token_hash(token))
+                _DEVICE_BY_TOKEN_HASH, {"token_hash": security.device_token_hash(token)}
             )
         ).scalar_one_or_none()
         if device is None or not device.active:

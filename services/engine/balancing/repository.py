@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, case, delete, func, or_, select
+from sqlalchemy import and_, bindparam, case, delete, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.balancing.models import TidalChange, TidalServiceState
@@ -36,19 +36,23 @@ async def service_links(session: AsyncSession, window_id: int) -> dict[int, Link
     return {int(s): _link(w, r) for s, w, r in rows.all()}
 
 
-async def serving_windows(session: AsyncSession, hall_id: int) -> list[tuple[Window, Any]]:
-    """Open, unpaused windows with (service_id, called_at) of the ticket in hand, if any."""
-    rows = await session.execute(
-        select(Window, Ticket.service_id, Ticket.called_at)
-        .outerjoin(Ticket, Ticket.id == Window.current_ticket_id)
-        .where(
-            Window.hall_id == hall_id,
-            Window.active.is_(True),
-            Window.state.in_(SERVING_STATES),
-        )
-        .order_by(Window.number)
+# Built once: the estimate reads these on every issue.
+_SERVING_WINDOWS = (
+    select(Window.id, Window.current_ticket_id, Ticket.service_id, Ticket.called_at)
+    .outerjoin(Ticket, Ticket.id == Window.current_ticket_id)
+    .where(
+        Window.hall_id == bindparam("hall_id"),
+        Window.active.is_(True),
+        Window.state.in_(SERVING_STATES),
     )
-    return [(w, (sid, called)) for w, sid, called in rows.all()]
+    .order_by(Window.number)
+)
+
+
+async def serving_windows(session: AsyncSession, hall_id: int) -> Sequence[Any]:
+    """Open, unpaused windows: rows of (id, current_ticket_id, service_id, called_at),
+    the last two of the ticket in hand, if any. Plain rows: this runs on every issue."""
+    return (await session.execute(_SERVING_WINDOWS, {"hall_id": hall_id})).all()
 
 
 async def links_of_windows(
@@ -71,20 +75,25 @@ async def links_of_windows(
     return out
 
 
+_RECENT_HANDLES = (
+    select(Ticket.service_id, Ticket.called_at, Ticket.finished_at)
+    .where(
+        Ticket.hall_id == bindparam("hall_id"),
+        Ticket.status == TicketStatus.DONE.value,
+        Ticket.finished_at >= bindparam("since", type_=Ticket.finished_at.type),
+        Ticket.called_at.is_not(None),
+    )
+    .order_by(Ticket.finished_at.desc(), Ticket.id.desc())
+    .limit(bindparam("rows"))
+)
+
+
 async def recent_handle_seconds(
     session: AsyncSession, hall_id: int, since: datetime, per_service: int = 20
 ) -> dict[int, list[float]]:
     """Time at the window (call to finish) of recently finished tickets, oldest first."""
     rows = await session.execute(
-        select(Ticket.service_id, Ticket.called_at, Ticket.finished_at)
-        .where(
-            Ticket.hall_id == hall_id,
-            Ticket.status == TicketStatus.DONE.value,
-            Ticket.finished_at >= since,
-            Ticket.called_at.is_not(None),
-        )
-        .order_by(Ticket.finished_at.desc(), Ticket.id.desc())
-        .limit(per_service * 25)
+        _RECENT_HANDLES, {"hall_id": hall_id, "since": since, "rows": per_service * 25}
     )
     out: dict[int, list[float]] = {}
     for service_id, called_at, finished_at in rows.all():
@@ -94,35 +103,52 @@ async def recent_handle_seconds(
     return {s: list(reversed(v)) for s, v in out.items()}
 
 
+_WAITING_BY_CLASS = (
+    select(Ticket.service_id, Ticket.priority, func.count())
+    .where(Ticket.hall_id == bindparam("hall_id"), Ticket.status == TicketStatus.WAITING.value)
+    .group_by(Ticket.service_id, Ticket.priority)
+)
+
+
 async def waiting_by_class(session: AsyncSession, hall_id: int) -> dict[int, dict[str, int]]:
-    rows = await session.execute(
-        select(Ticket.service_id, Ticket.priority, func.count())
-        .where(Ticket.hall_id == hall_id, Ticket.status == TicketStatus.WAITING.value)
-        .group_by(Ticket.service_id, Ticket.priority)
-    )
+    rows = await session.execute(_WAITING_BY_CLASS, {"hall_id": hall_id})
     out: dict[int, dict[str, int]] = {}
     for service_id, priority, count in rows.all():
         out.setdefault(int(service_id), {})[str(priority)] = int(count)
     return out
 
 
+_EARLIER = or_(
+    Ticket.queued_at < bindparam("queued_at", type_=Ticket.queued_at.type),
+    and_(
+        Ticket.queued_at == bindparam("queued_at", type_=Ticket.queued_at.type),
+        Ticket.id < bindparam("ticket_id"),
+    ),
+)
+_CLASS_COUNTS = (
+    select(Ticket.priority, func.count(), func.sum(case((_EARLIER, 1), else_=0)))
+    .where(
+        Ticket.hall_id == bindparam("hall_id"),
+        Ticket.service_id == bindparam("service_id"),
+        Ticket.status == TicketStatus.WAITING.value,
+        Ticket.id != bindparam("ticket_id"),
+    )
+    .group_by(Ticket.priority)
+)
+
+
 async def class_counts(
     session: AsyncSession, ticket: Ticket
 ) -> tuple[dict[str, int], dict[str, int]]:
     """Waiting tickets of the ticket's service per class, and those queued before it."""
-    earlier = or_(
-        Ticket.queued_at < ticket.queued_at,
-        and_(Ticket.queued_at == ticket.queued_at, Ticket.id < ticket.id),
-    )
     rows = await session.execute(
-        select(Ticket.priority, func.count(), func.sum(case((earlier, 1), else_=0)))
-        .where(
-            Ticket.hall_id == ticket.hall_id,
-            Ticket.service_id == ticket.service_id,
-            Ticket.status == TicketStatus.WAITING.value,
-            Ticket.id != ticket.id,
-        )
-        .group_by(Ticket.priority)
+        _CLASS_COUNTS,
+        {
+            "hall_id": ticket.hall_id,
+            "service_id": ticket.service_id,
+            "queued_at": ticket.queued_at,
+            "ticket_id": ticket.id,
+        },
     )
     waiting: dict[str, int] = {}
     before: dict[str, int] = {}

@@ -6,10 +6,13 @@ them, and persists and stages events for what they decide. Callers commit.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,6 +27,7 @@ from services.engine.balancing.policy import (
     WindowView,
 )
 from services.engine.balancing.tidal import TidalAction, TidalMode, TidalState, decide
+from services.engine.core.changes import change_stamp
 from services.engine.events import outbox
 from services.engine.halls import repository as halls_repo
 from services.engine.halls.models import Hall, Service
@@ -104,17 +108,25 @@ class WaitBoard:
         return self.waiting.get(service_id, 0)
 
 
-async def wait_board(session: AsyncSession, hall: Hall, now: datetime) -> WaitBoard:
-    services = await halls_repo.services_of(session, hall.id, active_only=True)
+async def wait_board(
+    session: AsyncSession,
+    hall: Hall,
+    now: datetime,
+    active_services: Sequence[Service] | None = None,
+) -> WaitBoard:
+    services = active_services
+    if services is None:
+        services = await halls_repo.services_of(session, hall.id, active_only=True)
     samples = await repository.recent_handle_seconds(session, hall.id, now - HANDLE_HISTORY)
     handle = {
         s.id: estimates.moving_average(s.average_handle_minutes * 60.0, samples.get(s.id, []))
         for s in services
     }
     serving = await repository.serving_windows(session, hall.id)
-    links = await repository.links_of_windows(session, [w.id for w, _ in serving])
+    links = await repository.links_of_windows(session, [w.id for w in serving])
     loads = []
-    for window, (current_service, called_at) in serving:
+    for window in serving:
+        current_service, called_at = window.service_id, window.called_at
         free_in, average, elapsed = 0.0, None, 0.0
         if window.current_ticket_id is not None and called_at is not None:
             average = handle.get(current_service, 8 * 60.0)
@@ -131,10 +143,27 @@ def _classes(counts: dict[str, int]) -> dict[PriorityClass, int]:
     return {PriorityClass(k): v for k, v in counts.items() if k in PriorityClass._value2member_map_}
 
 
+@dataclass(frozen=True)
+class QueuePlace:
+    """Where a waiting ticket stands in its service's queue (from one count query)."""
+
+    waiting_others: int  # other waiting tickets of the service
+    queued_before: int  # of those, the ones queued before it (whatever their class)
+    position: int  # 前方还有N人: the ones called before it (green and favoured first)
+
+
+async def queue_place(session: AsyncSession, ticket: Ticket) -> QueuePlace:
+    waiting, earlier = await repository.class_counts(session, ticket)
+    return QueuePlace(
+        sum(waiting.values()),
+        sum(earlier.values()),
+        estimates.position(PriorityClass(ticket.priority), _classes(waiting), _classes(earlier)),
+    )
+
+
 async def ticket_position(session: AsyncSession, ticket: Ticket) -> int:
     """前方还有N人: waiting tickets of its service that are called before it."""
-    waiting, earlier = await repository.class_counts(session, ticket)
-    return estimates.position(PriorityClass(ticket.priority), _classes(waiting), _classes(earlier))
+    return (await queue_place(session, ticket)).position
 
 
 @dataclass(frozen=True)
@@ -152,9 +181,15 @@ class TicketWait:
 
 
 async def ticket_wait(
-    session: AsyncSession, hall: Hall, ticket: Ticket, now: datetime, board: WaitBoard | None = None
+    session: AsyncSession,
+    hall: Hall,
+    ticket: Ticket,
+    now: datetime,
+    board: WaitBoard | None = None,
+    ahead: int | None = None,
 ) -> TicketWait:
-    ahead = await ticket_position(session, ticket)
+    if ahead is None:
+        ahead = await ticket_position(session, ticket)
     board = board or await wait_board(session, hall, now)
     return TicketWait(ahead, board.estimate(ticket.service_id, ahead))
 
@@ -163,15 +198,21 @@ async def ticket_wait(
 
 
 async def evaluate_tidal(
-    session: AsyncSession, hall: Hall, now: datetime, board: WaitBoard | None = None
+    session: AsyncSession,
+    hall: Hall,
+    now: datetime,
+    board: WaitBoard | None = None,
+    active_services: Sequence[Service] | None = None,
 ) -> list[TidalChange]:
     """Run the hall's tidal rules; apply (auto) or recommend changes, log them, stage events."""
     spec = tidal_of(hall)
     if spec.mode is TidalMode.OFF or not spec.rules:
         return []
-    services = {s.code: s for s in await halls_repo.services_of(session, hall.id, active_only=True)}
+    if active_services is None:
+        active_services = await halls_repo.services_of(session, hall.id, active_only=True)
+    services = {s.code: s for s in active_services}
     states = await repository.tidal_states(session, hall.id)
-    board = board or await wait_board(session, hall, now)
+    board = board or await wait_board(session, hall, now, active_services)
     changes: list[TidalChange] = []
     for rule_spec in spec.rules:
         service = services.get(rule_spec.service)
@@ -250,16 +291,56 @@ async def _apply(
 
 
 async def after_issue(
-    session: AsyncSession, hall: Hall, ticket: Ticket, now: datetime
+    session: AsyncSession, hall: Hall, ticket: Ticket, service_code: str, now: datetime, ahead: int
 ) -> TicketWait:
     """Once an issued ticket is committed: its wait estimate, then the tidal rules.
 
     Runs after the commit so that the service's number counter is not locked
-    while the hall is read for the estimate.
+    while the hall is read for the estimate. ``ahead`` is the ticket's place,
+    counted in the issuing transaction.
     """
-    board = await wait_board(session, hall, now)
-    wait = await ticket_wait(session, hall, ticket, now, board)
-    await evaluate_tidal(session, hall, now, board)
+    reuse = _recent_boards().get(hall.id)
+    if (
+        reuse is not None
+        and reuse.fresh(change_stamp(hall.id))
+        and not _tidal_watches(hall, service_code)
+    ):
+        # A busy kiosk bank: the hall was read within the second and only new
+        # tickets came since. The place (ahead) is exact; no tidal rule watches
+        # this service, so a new ticket of it cannot start a surge.
+        return TicketWait(ahead, reuse.board.estimate(ticket.service_id, ahead))
+    stamp = change_stamp(hall.id)
+    services = await halls_repo.services_of(session, hall.id, active_only=True)
+    board = await wait_board(session, hall, now, services)
+    wait = TicketWait(ahead, board.estimate(ticket.service_id, ahead))
+    await evaluate_tidal(session, hall, now, board, services)
     # Commits the tidal state and log (if any) and ends the read otherwise.
     await outbox.commit(session)
+    _recent_boards()[hall.id] = _RecentBoard(board, stamp, time.monotonic())
     return wait
+
+
+def _tidal_watches(hall: Hall, service_code: str) -> bool:
+    spec = tidal_of(hall)
+    return spec.mode is not TidalMode.OFF and any(r.service == service_code for r in spec.rules)
+
+
+# How long a reading of the hall serves the estimates of newly issued tickets.
+BOARD_REUSE_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class _RecentBoard:
+    board: WaitBoard
+    stamp: int
+    read_at: float
+
+    def fresh(self, stamp: int) -> bool:
+        return stamp == self.stamp and time.monotonic() - self.read_at < BOARD_REUSE_SECONDS
+
+
+_boards: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _RecentBoard]] = WeakKeyDictionary()
+
+
+def _recent_boards() -> dict[int, _RecentBoard]:
+    return _boards.setdefault(asyncio.get_running_loop(), {})

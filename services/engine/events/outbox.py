@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.engine.core.changes import note_changes
 from services.engine.core.db import utcnow
 from services.engine.core.gates import hall_gate
 from services.engine.events.hub import EventHub, PublishedEvent
@@ -42,6 +43,7 @@ async def commit(session: AsyncSession) -> list[PublishedEvent]:
         for hall_id in sorted(by_hall):
             await gates.enter_async_context(hall_gate("commit", hall_id))
         published = await _number_and_commit(session, by_hall)
+        note_changes((e.hall_id, e.type) for e in published)
         _hand_over(session, published)
     return published
 

@@ -4,15 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.halls.models import Hall, Service
 from services.engine.windows.models import Window, WindowService
 
+# Built once: these run on every request; building them each time cost more than the query.
+_HALL_BY_CODE = select(Hall).where(Hall.code == bindparam("code"))
+_SERVICES = (
+    select(Service)
+    .where(Service.hall_id == bindparam("hall_id"))
+    .order_by(Service.sort_order, Service.id)
+)
+_ACTIVE_SERVICES = _SERVICES.where(Service.active.is_(True))
+_SERVICE_BY_CODE = select(Service).where(
+    Service.hall_id == bindparam("hall_id"), Service.code == bindparam("code")
+)
+
 
 async def get_hall_by_code(session: AsyncSession, code: str) -> Hall | None:
-    return (await session.execute(select(Hall).where(Hall.code == code))).scalar_one_or_none()
+    return (await session.execute(_HALL_BY_CODE, {"code": code})).scalar_one_or_none()
 
 
 async def get_hall_by_id(session: AsyncSession, hall_id: int) -> Hall | None:
@@ -30,18 +42,13 @@ async def count_halls(session: AsyncSession) -> int:
 async def services_of(
     session: AsyncSession, hall_id: int, *, active_only: bool = False
 ) -> Sequence[Service]:
-    query = select(Service).where(Service.hall_id == hall_id)
-    if active_only:
-        query = query.where(Service.active.is_(True))
-    return (await session.execute(query.order_by(Service.sort_order, Service.id))).scalars().all()
+    query = _ACTIVE_SERVICES if active_only else _SERVICES
+    return (await session.execute(query, {"hall_id": hall_id})).scalars().all()
 
 
 async def get_service_by_code(session: AsyncSession, hall_id: int, code: str) -> Service | None:
-    return (
-        await session.execute(
-            select(Service).where(Service.hall_id == hall_id, Service.code == code)
-        )
-    ).scalar_one_or_none()
+    result = await session.execute(_SERVICE_BY_CODE, {"hall_id": hall_id, "code": code})
+    return result.scalar_one_or_none()
 
 
 async def get_service(session: AsyncSession, service_id: int) -> Service | None:

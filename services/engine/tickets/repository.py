@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,6 +105,24 @@ async def waiting_ahead(session: AsyncSession, ticket: Ticket) -> int:
             )
         ).scalar_one()
     )
+
+
+# Built once: hot statements skip expression building and cache-key work per call.
+_WAITING_COUNT = (
+    select(func.count())
+    .select_from(Ticket)
+    .where(
+        Ticket.hall_id == bindparam("hall_id"),
+        Ticket.service_id == bindparam("service_id"),
+        Ticket.status == TicketStatus.WAITING.value,
+    )
+)
+
+
+async def waiting_count(session: AsyncSession, hall_id: int, service_id: int) -> int:
+    """Waiting tickets of one service."""
+    result = await session.execute(_WAITING_COUNT, {"hall_id": hall_id, "service_id": service_id})
+    return int(result.scalar_one())
 
 
 async def waiting_counts(session: AsyncSession, hall_id: int) -> dict[int, int]:

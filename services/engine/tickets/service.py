@@ -49,6 +49,8 @@ class IssuedTicket:
     ticket: Ticket
     service: Service
     waiting_ahead: int
+    # 前方还有N人: tickets called before it (green and favoured first).
+    position: int
     # 前方还有N人，预计等待M分钟 (calling order and estimate).
     wait: balancing.TicketWait | None = None
 
@@ -69,13 +71,8 @@ def ticket_payload(
 
 
 async def stage_queue_changed(session: AsyncSession, hall_id: int, service: Service) -> None:
-    counts = await repository.waiting_counts(session, hall_id)
-    outbox.stage(
-        session,
-        hall_id,
-        "queue.changed",
-        {"service": service.code, "waiting": counts.get(service.id, 0)},
-    )
+    waiting = await repository.waiting_count(session, hall_id, service.id)
+    outbox.stage(session, hall_id, "queue.changed", {"service": service.code, "waiting": waiting})
 
 
 async def issue_ticket(
@@ -118,7 +115,14 @@ async def issue_ticket(
             await session.rollback()
             raise
     # After the commit, so the counter lock is not held while estimating.
-    wait = await balancing.after_issue(session, hall, issued.ticket, now or issued.ticket.issued_at)
+    wait = await balancing.after_issue(
+        session,
+        hall,
+        issued.ticket,
+        issued.service.code,
+        now or issued.ticket.issued_at,
+        issued.position,
+    )
     return replace(issued, wait=wait)
 
 
@@ -222,15 +226,20 @@ async def issue_ticket_uncommitted(
         at=now,
         detail={"source": source.value},
     )
-    ahead = await repository.waiting_ahead(session, ticket)
+    place = await balancing.queue_place(session, ticket)
     outbox.stage(
         session,
         hall.id,
         "ticket.issued",
-        {**ticket_payload(ticket, service), "waiting_ahead": ahead},
+        {**ticket_payload(ticket, service), "waiting_ahead": place.queued_before},
     )
-    await stage_queue_changed(session, hall.id, service)
-    return IssuedTicket(ticket, service, ahead)
+    outbox.stage(
+        session,
+        hall.id,
+        "queue.changed",
+        {"service": service.code, "waiting": place.waiting_others + 1},
+    )
+    return IssuedTicket(ticket, service, place.queued_before, place.position)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,37 @@
+"""Per-hall change stamps in this process: has anything but new tickets happened?
+
+Issuing a ticket reads the whole hall for its wait estimate (windows, what they
+hold, queues per class, handle times). At a busy kiosk bank that read cost more
+than the issue itself, so the estimate reuses a reading of the hall for up to a
+second -- but only while nothing else changed in the hall: a window calling,
+pausing or closing, a transfer, a new hall file, a tidal change. Committers in
+this process stamp those changes here; changes made by other engine processes
+are covered by the one-second limit alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from weakref import WeakKeyDictionary
+
+# Events a ticket issue writes: they leave a hall reading good for the estimate.
+ISSUE_EVENTS = frozenset({"ticket.issued", "queue.changed"})
+
+_stamps: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, int]] = WeakKeyDictionary()
+
+
+def _of_loop() -> dict[int, int]:
+    return _stamps.setdefault(asyncio.get_running_loop(), {})
+
+
+def note_changes(hall_events: Iterable[tuple[int, str]]) -> None:
+    """Stamp halls with a committed event other than a ticket issue."""
+    stamps = _of_loop()
+    for hall_id, event_type in hall_events:
+        if event_type not in ISSUE_EVENTS:
+            stamps[hall_id] = stamps.get(hall_id, 0) + 1
+
+
+def change_stamp(hall_id: int) -> int:
+    return _of_loop().get(hall_id, 0)
