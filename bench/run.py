@@ -342,13 +342,25 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {"started": started.isoformat(), "machine": {"cores": os.cpu_count()}}
 
     if http_parts:
-        results["pgbench"] = {str(c): run_pgbench(setup, c, args.duration) for c in (32, 64)}
+        # 1 client too: the transaction's rate without waiters on the hall's rows.
+        results["pgbench"] = {str(c): run_pgbench(setup, c, args.duration) for c in (1, 32, 64)}
         with engine_processes(1, args.workers) as ([url], _pids):
             env = {"JH_TOKEN": setup.kiosk_token, "JH_HALL": "bench"}
             run_wrk(url, "issue.lua", 32, 2, env)  # warm-up: connections, caches, JIT-free paths
             results["issue"] = {
                 str(c): run_wrk(url, "issue.lua", c, args.duration, env) for c in (32, 64)
             }
+            # The same 32 clients paced at half the saturated rate: the latency a hall sees
+            # below saturation (a closed loop at saturation waits clients / rate per request).
+            paced_rate = max(results["issue"]["32"]["rps"] * 0.5, 1.0)
+            results["issue_paced"] = run_wrk(
+                url,
+                "issue_paced.lua",
+                32,
+                args.duration,
+                {**env, "JH_DELAY_MS": str(round(32 * 1000 / paced_rate))},
+            )
+            results["issue_paced"]["offered_rps"] = paced_rate
             asyncio.run(fill_queue(setup, 60_000, day_offset=0))
             results["call_next"] = run_wrk(
                 url,
@@ -371,6 +383,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
 
     rows: list[tuple[str, str]] = []
+    if http_parts:
+        alone = results["pgbench"]["1"]
+        rows.append(
+            (
+                "pgbench issue transaction, 1 client",
+                f"{alone['tps']:.0f} tps (avg {alone['latency_avg_ms']:.2f} ms)",
+            )
+        )
     for c in ("32", "64") if http_parts else ():
         pg = results["pgbench"][c]
         issue = results["issue"][c]
@@ -391,6 +411,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         rows.append((f"engine / pgbench, {c} clients", f"{ratio:.2f}  (target >= 0.5)"))
     if http_parts:
+        paced = results["issue_paced"]
+        rows.append(
+            (
+                "engine issue, 32 clients paced",
+                f"{paced['rps']:.0f} req/s offered {paced['offered_rps']:.0f}, "
+                f"p50 {paced.get('p50_ms', 0):.1f} ms, p99 {paced.get('p99_ms', 0):.1f} ms",
+            )
+        )
         cn = results["call_next"]
         rows.append(
             (
