@@ -19,7 +19,6 @@ from services.engine.devices.router import router as devices_router
 from services.engine.display.router import router as display_router
 from services.engine.evaluations.router import router as evaluations_router
 from services.engine.events import bus
-from services.engine.events.router import router as events_router
 from services.engine.halls.router import router as halls_router
 from services.engine.partners.webhooks import WebhookWorker
 from services.engine.public.router import router as public_router
@@ -68,7 +67,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(bookings_router)
     app.include_router(balancing_router)
     app.include_router(partner_bookings_router)
-    app.include_router(events_router)
     app.include_router(display_router)
     app.include_router(devices_router)
     app.include_router(public_router)

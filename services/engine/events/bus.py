@@ -1,4 +1,4 @@
-"""Wiring of the event bus into the app: hub, LISTEN/NOTIFY listener, pruning."""
+"""Wiring of the event bus into the app: endpoint, hub, LISTEN/NOTIFY listener, pruning."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from services.engine.config import Settings
 from services.engine.events.hub import EventHub
 from services.engine.events.pg import PgListener, asyncpg_dsn
 from services.engine.events.retention import prune_forever
+from services.engine.events.router import BusEndpoint
 from services.engine.events.snapshot import SnapshotCache
 from services.engine.events.socket import Heartbeats
 from services.engine.events.source import OutboxSource
@@ -21,6 +22,8 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.state.hub = EventHub(
         OutboxSource(app.state.sessionmaker), resync_seconds=settings.bus_resync_seconds
     )
+    # The WebSocket endpoint, ahead of routing (see BusEndpoint).
+    app.add_middleware(BusEndpoint)
     app.state.snapshots = SnapshotCache(app.state.sessionmaker)
     app.state.heartbeats = Heartbeats(settings.bus_heartbeat_seconds)
     # PostgreSQL commits NOTIFY from the outbox statement itself; the hook stays
