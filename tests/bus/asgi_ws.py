@@ -56,6 +56,7 @@ class AsgiWebSocket:
         self._task: asyncio.Task[None] | None = None
         self.subprotocol: str | None = None
         self.closed: Closed | None = None
+        self.last_text: str | None = None  # the last message as the server sent it
 
     async def __aenter__(self) -> AsgiWebSocket:
         await self._to_app.put({"type": "websocket.connect"})
@@ -92,6 +93,7 @@ class AsgiWebSocket:
             self.closed = Closed(message.get("code", 1000), message.get("reason") or "")
             raise self.closed
         assert message["type"] == "websocket.send", message
+        self.last_text = message["text"]
         body: dict[str, Any] = json.loads(message["text"])
         return body
 

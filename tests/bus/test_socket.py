@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -318,3 +319,102 @@ async def test_client_asks_for_a_fresh_snapshot(app, client, hall) -> None:  # t
         fresh = await ws.receive_kind("snapshot")
         assert fresh["reason"] == "requested" and fresh["seq"] == first["seq"] + 2
         assert {s["service"]: s["waiting"] for s in fresh["services"]}["business"] == 1
+
+
+async def test_every_socket_keeps_its_own_position_under_its_topics(app, client, hall) -> None:  # type: ignore[no-untyped-def]
+    async with bus(app, hall) as everything, bus(app, hall, topics="ticket.called") as calls:
+        await everything.receive_kind("snapshot")
+        start = (await everything.receive_kind("live"))["seq"]
+        await calls.receive_kind("snapshot")
+        assert (await calls.receive_kind("live"))["seq"] == start
+        await issue(client, hall)
+        await act(client, hall, 1, "open")
+        assert (await act(client, hall, 1, "call-next")).status_code == 200
+        events = await everything.events(len(await outbox_rows(app, start)))
+        assert [e["seq"] for e in events] == list(range(start + 1, start + 1 + len(events)))
+        called = next(e for e in events if e["type"] == "ticket.called")
+        assert await calls.receive_kind("event") == called
+        # Each socket's position counts the events filtered out for it too.
+        await calls.send({"kind": "ping"})
+        assert (await calls.receive_kind("pong"))["seq"] == events[-1]["seq"]
+        await everything.send({"kind": "ping"})
+        assert (await everything.receive_kind("pong"))["seq"] == events[-1]["seq"]
+
+
+async def test_an_event_is_encoded_once_for_every_socket(app, client, hall) -> None:  # type: ignore[no-untyped-def]
+    async with bus(app, hall) as one, bus(app, hall) as two:
+        for ws in (one, two):
+            await ws.receive_kind("snapshot")
+            await ws.receive_kind("live")
+        await issue(client, hall)
+        first_one, first_two = await one.receive_kind("event"), await two.receive_kind("event")
+        assert first_one == first_two
+        # The very same text object went to both sockets: no JSON encoding per socket.
+        assert one.last_text is two.last_text
+
+
+async def test_an_idle_socket_costs_one_task(app, client, hall) -> None:  # type: ignore[no-untyped-def]
+    async with bus(app, hall) as first:
+        await first.receive_kind("snapshot")
+        await first.receive_kind("live")
+        before = len(asyncio.all_tasks())
+        screens = [bus(app, hall) for _ in range(5)]
+        for ws in screens:
+            await ws.__aenter__()
+            await ws.receive_kind("snapshot")
+            await ws.receive_kind("live")
+        try:
+            # One task each: the connection's own (no sender, receiver or timer tasks).
+            assert len(asyncio.all_tasks()) - before == len(screens)
+            await issue(client, hall)
+            for ws in (first, *screens):
+                assert (await ws.receive_kind("event"))["type"] == "ticket.issued"
+            assert len(asyncio.all_tasks()) - before == len(screens)
+        finally:
+            for ws in screens:
+                await ws.disconnect()
+
+
+async def test_a_snapshot_is_read_once_while_the_hall_does_not_move(app, client, hall) -> None:  # type: ignore[no-untyped-def]
+    snapshots = app.state.snapshots
+    reads = snapshots.reads
+    firsts = []
+    for _ in range(3):
+        async with bus(app, hall) as ws:
+            firsts.append(await ws.receive_kind("snapshot"))
+    assert snapshots.reads == reads + 1
+    assert all(s == firsts[0] for s in firsts) and firsts[0]["reason"] == "initial"
+    # The hall moved: the next screen gets the hall as it is now.
+    await issue(client, hall)
+    async with bus(app, hall) as ws:
+        fresh = await ws.receive_kind("snapshot")
+    assert snapshots.reads == reads + 2
+    assert fresh["seq"] > firsts[0]["seq"]
+    assert {s["service"]: s["waiting"] for s in fresh["services"]}["business"] == 1
+    # A requested snapshot of an unmoved hall comes from the cache, with its own reason.
+    async with bus(app, hall) as ws:
+        await ws.receive_kind("snapshot")
+        await ws.receive_kind("live")
+        await ws.send({"kind": "snapshot"})
+        again = await ws.receive_kind("snapshot")
+    assert again["reason"] == "requested" and again["seq"] == fresh["seq"]
+    assert snapshots.reads == reads + 2
+
+
+def test_topics_match_a_type_or_its_prefix() -> None:
+    from services.engine.events.socket import BusRequest
+
+    request = BusRequest(None, None, frozenset({"ticket", "window.state"}))
+    assert request.wants("ticket.called") and request.wants("ticket")
+    assert request.wants("window.state")
+    assert not request.wants("window.staff") and not request.wants("tickets.called")
+    assert not request.wants("queue.changed")
+    assert BusRequest(None, None, frozenset()).wants("queue.changed")
+    assert not BusRequest(None, None, frozenset({"ticket.called"})).wants("ticket.calledx")
+
+
+async def test_other_websocket_paths_go_on_to_the_app(app, hall) -> None:  # type: ignore[no-untyped-def]
+    ws = AsgiWebSocket(app, f"{API}/{hall.code}/eventsx", query={"token": token(hall)})
+    with pytest.raises(Closed):
+        async with ws:
+            await ws.receive()
