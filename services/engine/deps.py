@@ -26,7 +26,8 @@ device_scheme = HTTPBearer(
 )
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
+    # async: a plain def dependency would hop to a worker thread on every request.
     settings: Settings = request.app.state.settings
     return settings
 

@@ -36,7 +36,9 @@ async def login(
 
 
 # Built once: resolved on every device request.
-_DEVICE_BY_TOKEN_HASH = select(Device).where(Device.token_hash == bindparam("token_hash"))
+_DEVICE_BY_TOKEN_HASH = select(
+    Device.id, Device.kind, Device.hall_id, Device.name, Device.active
+).where(Device.token_hash == bindparam("token_hash"))
 
 
 async def principal_from_token(*, session: AsyncSession, token: str, secret: str) -> Principal:
@@ -46,7 +48,7 @@ async def principal_from_token(*, session: AsyncSession, token: str, secret: str
             await session.execute(
                 _DEVICE_BY_TOKEN_HASH, {"token_hash": security.device_token_hash(token)}
             )
-        ).scalar_one_or_none()
+        ).one_or_none()
         if device is None or not device.active:
             raise Unauthorized("unknown or revoked device token")
         return Principal("device", device.id, device.kind, device.hall_id, device.name)

@@ -14,19 +14,37 @@ from services.engine.tickets.models import Ticket, TicketCounter, TicketEvent
 from services.engine.tickets.states import OPEN_STATUSES, TicketStatus
 
 
-async def next_sequence(session: AsyncSession, hall_id: int, service_id: int, day: date) -> int:
-    """Take the next number for a service's day; the counter row lock serialises issuers."""
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    ins = (postgresql if dialect == "postgresql" else sqlite).insert(TicketCounter)
-    stmt = (
-        ins.values(hall_id=hall_id, service_id=service_id, business_date=day, last_sequence=1)
+def _next_sequence_statement(dialect: Any) -> Any:
+    return (
+        dialect.insert(TicketCounter)
+        .values(
+            hall_id=bindparam("hall_id"),
+            service_id=bindparam("service_id"),
+            business_date=bindparam("day", type_=TicketCounter.business_date.type),
+            last_sequence=1,
+        )
         .on_conflict_do_update(
             index_elements=["hall_id", "service_id", "business_date"],
             set_={"last_sequence": TicketCounter.last_sequence + 1},
         )
         .returning(TicketCounter.last_sequence)
     )
-    return int((await session.execute(stmt)).scalar_one())
+
+
+# Built once per dialect: taken on every issue.
+_NEXT_SEQUENCE = {
+    "postgresql": _next_sequence_statement(postgresql),
+    "sqlite": _next_sequence_statement(sqlite),
+}
+
+
+async def next_sequence(session: AsyncSession, hall_id: int, service_id: int, day: date) -> int:
+    """Take the next number for a service's day; the counter row lock serialises issuers."""
+    dialect = session.bind.dialect.name if session.bind else "postgresql"
+    result = await session.execute(
+        _NEXT_SEQUENCE[dialect], {"hall_id": hall_id, "service_id": service_id, "day": day}
+    )
+    return int(result.scalar_one())
 
 
 async def count_issued_between(
