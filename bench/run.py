@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -38,6 +39,10 @@ PG_ADMIN = os.environ.get(
     "JIAOHAO_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 DB_NAME = "jiaohao_bench"
+# bench/bench-hall.toml's timezone: call-next serves the hall's business day.
+BENCH_TIMEZONE = "Asia/Shanghai"
+# Waiting tickets for the call-next run: a very busy hall's whole day, all waiting at once.
+CALL_NEXT_QUEUE = 4_000
 SECRET_ENV = {
     "JIAOHAO_ENVIRONMENT": "production",
     "JIAOHAO_SECRET_KEY": "bench-secret-key-0123456789abcdef",
@@ -268,15 +273,19 @@ def run_wrk(
         capture_output=True,
         text=True,
         env={**os.environ, **env},
-    ).stdout
-    return parse_wrk(out)
+    )
+    if out.stderr.strip():
+        # The scripts report their first refusal there (status and problem body).
+        print(out.stderr.strip(), file=sys.stderr)
+    return parse_wrk(out.stdout)
 
 
-async def fill_queue(setup: Setup, tickets: int, day_offset: int) -> None:
-    """Waiting tickets and open windows for call-next runs (written directly, fast).
+async def fill_queue(setup: Setup, tickets: int) -> None:
+    """Waiting tickets of today and open windows for call-next runs (written directly, fast).
 
-    Each fill uses its own past business date so counters and numbers never clash.
+    Numbers continue each service's counter for today, after the tickets the issue runs took.
     """
+    today = datetime.now(ZoneInfo(BENCH_TIMEZONE)).date()
     conn = await asyncpg.connect(db_url())
     try:
         per = tickets // len(setup.service_ids)
@@ -285,22 +294,22 @@ async def fill_queue(setup: Setup, tickets: int, day_offset: int) -> None:
                 """
                 WITH c AS (
                   INSERT INTO ticket_counters (hall_id, service_id, business_date, last_sequence)
-                  VALUES ($1, $2, DATE '2000-01-01' + $4::int, $3)
+                  VALUES ($1, $2, $4, $3)
                   ON CONFLICT (hall_id, service_id, business_date)
-                  DO UPDATE SET last_sequence = EXCLUDED.last_sequence
+                  DO UPDATE SET last_sequence = ticket_counters.last_sequence + $3
                   RETURNING last_sequence)
                 INSERT INTO tickets (hall_id, service_id, origin_service_id, business_date,
                                      sequence, number, priority, source, status, recall_count,
                                      requeue_count, queued_at, issued_at)
-                SELECT $1, $2, $2, DATE '2000-01-01' + $4::int, g, 'Q' || g,
+                SELECT $1, $2, $2, $4, c.last_sequence - $3 + g, 'Q' || (c.last_sequence - $3 + g),
                        'normal', 'kiosk', 'waiting', 0, 0,
                        now() - interval '1 hour' + g * interval '1 millisecond', now()
-                FROM generate_series(1, $3) AS g
+                FROM c, generate_series(1, $3) AS g
                 """,
                 setup.hall_id,
                 service_id,
                 per,
-                day_offset,
+                today,
             )
         await conn.execute("UPDATE windows SET state = 'idle' WHERE hall_id = $1", setup.hall_id)
     finally:
@@ -361,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
                 {**env, "JH_DELAY_MS": str(round(32 * 1000 / paced_rate))},
             )
             results["issue_paced"]["offered_rps"] = paced_rate
-            asyncio.run(fill_queue(setup, 60_000, day_offset=0))
+            asyncio.run(fill_queue(setup, CALL_NEXT_QUEUE))
             results["call_next"] = run_wrk(
                 url,
                 "call_next.lua",

@@ -357,3 +357,45 @@ async def test_a_service_watched_by_a_tidal_rule_is_evaluated_on_every_issue(
         await issue(client, bal, "business")
     types = [t for t, _ in await event_types(app, bal.code)]
     assert "tidal.changed" in types
+
+
+async def test_call_next_looks_again_when_other_windows_took_every_head_it_saw(
+    app, client: httpx.AsyncClient, bal: Hall, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from services.engine.tickets import repository as tickets_repo
+
+    assert (await act(client, bal, 2, "open")).status_code == 200
+    first = await issue(client, bal, "estate")
+    second = await issue(client, bal, "estate")
+    # Window 2 first sees only a head that another window took in the meantime (as when
+    # many windows call at once; here: the first ticket, already called elsewhere).
+    async with app.state.sessionmaker() as other:
+        await other.execute(update(Ticket).where(Ticket.id == first["id"]).values(status="called"))
+        await other.commit()
+    real_heads = tickets_repo.queue_heads
+    reads = 0
+
+    async def heads_taken_meanwhile(session, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal reads
+        reads += 1
+        rows = await real_heads(session, **kwargs)
+        if reads == 1:
+            seen = rows[0]
+            stale = SimpleNamespace(
+                id=first["id"],
+                service_id=seen.service_id,
+                priority=seen.priority,
+                queued_at=seen.queued_at - timedelta(seconds=1),
+                target_window_id=None,
+            )
+            return [stale]
+        return rows
+
+    monkeypatch.setattr(tickets_repo, "queue_heads", heads_taken_meanwhile)
+    called = await act(client, bal, 2, "call-next")
+    # It must not answer "nobody waits": it looks again and calls the next ticket.
+    assert called.status_code == 200, called.text
+    assert called.json()["ticket"]["number"] == second["number"]
+    assert reads == 2

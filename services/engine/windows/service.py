@@ -207,6 +207,10 @@ async def _finish_in_hand(
     return True
 
 
+# Looks at the queue heads when windows calling at the same moment took all it saw.
+CALL_NEXT_ROUNDS = 5
+
+
 async def call_next(
     *,
     session: AsyncSession,
@@ -222,38 +226,43 @@ async def call_next(
     finished = await _finish_in_hand(session, hall, window, principal, now)
     # The hall's calling policy (balancing.policy; replaceable through POLICIES).
     view = await balancing.window_view(session, hall, window.id)
-    rows = await tickets_repo.queue_heads(
-        session, hall_id=hall.id, service_ids=view.links.keys(), window_id=window.id
-    )
-    candidates = await balancing.candidates_with_slots(session, rows, now)
     ratio = rules_of(hall).ratio()
     state = call_policy.InterleaveState(window.favoured_run, window.normal_run)
-    ranked = balancing.policy_of(hall)(view, candidates, state, ratio, now)
-    favoured_waiting, normal_waiting = balancing_policy.classes_waiting(ranked, now)
-    for candidate in ranked:
-        ticket = await _take(
-            session,
-            hall,
-            window,
-            candidate.ticket_id,
-            principal=principal,
-            now=now,
-            detail={"by": "call_next"},
+    for _ in range(CALL_NEXT_ROUNDS):
+        rows = await tickets_repo.queue_heads(
+            session, hall_id=hall.id, service_ids=view.links.keys(), window_id=window.id
         )
-        if ticket is None:
-            continue  # another window took it a moment ago
-        advanced = call_policy.advance(
-            state,
-            ratio,
-            balancing_policy.taken_class(candidate, now),
-            favoured_waiting=favoured_waiting,
-            normal_waiting=normal_waiting,
-        )
-        window.favoured_run, window.normal_run = advanced.favoured_run, advanced.normal_run
-        service = await _announce_call(session, hall, window, ticket, now)
-        await balancing.evaluate_tidal(session, hall, now)
-        await outbox.commit(session)
-        return WindowResult(window, ticket, service)
+        if not rows:
+            break
+        candidates = await balancing.candidates_with_slots(session, rows, now)
+        ranked = balancing.policy_of(hall)(view, candidates, state, ratio, now)
+        favoured_waiting, normal_waiting = balancing_policy.classes_waiting(ranked, now)
+        for candidate in ranked:
+            ticket = await _take(
+                session,
+                hall,
+                window,
+                candidate.ticket_id,
+                principal=principal,
+                now=now,
+                detail={"by": "call_next"},
+            )
+            if ticket is None:
+                continue  # another window took it a moment ago
+            advanced = call_policy.advance(
+                state,
+                ratio,
+                balancing_policy.taken_class(candidate, now),
+                favoured_waiting=favoured_waiting,
+                normal_waiting=normal_waiting,
+            )
+            window.favoured_run, window.normal_run = advanced.favoured_run, advanced.normal_run
+            service = await _announce_call(session, hall, window, ticket, now)
+            await balancing.evaluate_tidal(session, hall, now)
+            await outbox.commit(session)
+            return WindowResult(window, ticket, service)
+        # Every head we saw was taken by other windows meanwhile: look at the queue again
+        # rather than tell this window nobody waits.
     if finished:
         # The ticket in hand is finished even though nobody else waits.
         outbox.stage(session, hall.id, "window.state", window_payload(window))
