@@ -357,7 +357,8 @@ async def test_an_idle_socket_costs_one_task(app, client, hall) -> None:  # type
     async with bus(app, hall) as first:
         await first.receive_kind("snapshot")
         await first.receive_kind("live")
-        before = len(asyncio.all_tasks())
+        before_tasks = asyncio.all_tasks()
+        before = len(before_tasks)
         screens = [bus(app, hall) for _ in range(5)]
         for ws in screens:
             await ws.__aenter__()
@@ -365,7 +366,9 @@ async def test_an_idle_socket_costs_one_task(app, client, hall) -> None:  # type
             await ws.receive_kind("live")
         try:
             # One task each: the connection's own (no sender, receiver or timer tasks).
-            assert len(asyncio.all_tasks()) - before == len(screens)
+            assert len(asyncio.all_tasks()) - before == len(screens), [
+                t.get_coro() for t in asyncio.all_tasks() - before_tasks
+            ]
             await issue(client, hall)
             for ws in (first, *screens):
                 assert (await ws.receive_kind("event"))["type"] == "ticket.issued"
