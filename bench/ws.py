@@ -371,7 +371,7 @@ async def measure(
     # The call-next runs need waiting tickets and open windows.
     from bench.run import fill_queue
 
-    await fill_queue(setup, 4_000, day_offset=1)
+    await fill_queue(setup, 4_000)
     out: dict[str, Any] = {}
     for count in counts:
         out[f"screens_{count}"] = await _measure_one(urls, pids, setup, count, processes, client)
