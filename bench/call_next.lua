@@ -4,7 +4,8 @@ local token = os.getenv("JH_TOKEN")
 local hall = os.getenv("JH_HALL") or "bench"
 local windows = tonumber(os.getenv("JH_WINDOWS") or "40")
 local threads = tonumber(os.getenv("JH_THREADS") or "2")
-local per = math.floor(windows / threads)
+-- wrk runs 2 threads (bench/run.py); with fewer windows than threads each still gets one.
+local per = math.max(math.floor(windows / threads), 1)
 local started = 0
 local i = 0
 local headers = { ["Authorization"] = "Bearer " .. token }

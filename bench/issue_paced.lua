@@ -1,11 +1,15 @@
--- wrk: issue tickets like bench/issue.lua, but each connection waits JH_DELAY_MS between
--- requests: kiosks at a steady pace below saturation, so latency is the engine's own,
--- not the queue a closed loop builds in front of a saturated server.
+-- wrk: issue tickets like bench/issue.lua, but each connection waits on average JH_DELAY_MS
+-- between requests: kiosks below saturation, so latency is the engine's own, not the queue a
+-- closed loop builds in front of a saturated server. The waits are drawn at random
+-- (exponential, as independent citizens arrive): fixed waits keep all connections in step
+-- and send them in bursts of 32 at once.
 local token = os.getenv("JH_TOKEN")
 local hall = os.getenv("JH_HALL") or "bench"
 local pause = tonumber(os.getenv("JH_DELAY_MS") or "100")
 local services = { "s1", "s2", "s3", "s4" }
 local i = 0
+-- Each wrk thread has its own Lua state: seed each differently (a fresh table's address).
+math.randomseed(os.time() + tonumber(tostring({}):match("0x(%x+)") or "0", 16) % 1000003)
 local headers = { ["Authorization"] = "Bearer " .. token, ["Content-Type"] = "application/json" }
 request = function()
   i = i + 1
@@ -13,5 +17,5 @@ request = function()
   return wrk.format("POST", "/api/v1/halls/" .. hall .. "/tickets", headers, body)
 end
 delay = function()
-  return pause
+  return math.floor(-pause * math.log(1 - math.random()))
 end

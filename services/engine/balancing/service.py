@@ -181,16 +181,10 @@ class TicketWait:
 
 
 async def ticket_wait(
-    session: AsyncSession,
-    hall: Hall,
-    ticket: Ticket,
-    now: datetime,
-    board: WaitBoard | None = None,
-    ahead: int | None = None,
+    session: AsyncSession, hall: Hall, ticket: Ticket, now: datetime
 ) -> TicketWait:
-    if ahead is None:
-        ahead = await ticket_position(session, ticket)
-    board = board or await wait_board(session, hall, now)
+    ahead = await ticket_position(session, ticket)
+    board = await wait_board(session, hall, now)
     return TicketWait(ahead, board.estimate(ticket.service_id, ahead))
 
 

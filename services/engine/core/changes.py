@@ -5,8 +5,9 @@ hold, queues per class, handle times). At a busy kiosk bank that read cost more
 than the issue itself, so the estimate reuses a reading of the hall for up to a
 second -- but only while nothing else changed in the hall: a window calling,
 pausing or closing, a transfer, a new hall file, a tidal change. Committers in
-this process stamp those changes here; changes made by other engine processes
-are covered by the one-second limit alone.
+this process stamp those changes here, and so does the event hub for changes
+other engine processes commit, as they reach it (while screens of the hall are
+connected); otherwise the one-second limit covers them.
 """
 
 from __future__ import annotations

@@ -28,6 +28,8 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any, Protocol
 
+from services.engine.core.changes import note_changes
+
 log = logging.getLogger(__name__)
 
 
@@ -354,6 +356,8 @@ class EventHub:
     @staticmethod
     def _fan_out(channel: _Channel, event: PublishedEvent) -> None:
         channel.delivered = event.seq
+        # Changes committed by other engine processes end this one's reuse of hall readings.
+        note_changes([(event.hall_id, event.type)])
         for sub in list(channel.subscribers):
             try:
                 sub.deliver(event)

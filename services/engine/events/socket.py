@@ -253,7 +253,14 @@ _PING = "ping"
 _PONG = "pong"
 _SNAPSHOT = "snapshot"
 
-_GONE = (WebSocketDisconnect, OSError, RuntimeError)  # the peer went away (mid-send)
+
+def _gone(err: BaseException) -> bool:
+    """The peer went away mid-send. Starlette says so with a RuntimeError about the
+    closed socket; any other RuntimeError is a defect and must not pass for a lost peer."""
+    if isinstance(err, WebSocketDisconnect | OSError):
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and ("close" in text or "disconnect" in text)
 
 
 class BusConnection:
@@ -344,11 +351,12 @@ class BusConnection:
             if self._ending is None or task is None or task.uncancel() > 0:
                 raise
             code, reason = self._ending
-        except _GONE as err:  # the transport went away mid-send
-            log.debug("bus: connection lost: %r", err)
-        except Exception:
-            log.exception("bus: connection failed")
-            code, reason = CloseCode.INTERNAL_ERROR, "internal error; reconnect and resume"
+        except Exception as err:
+            if _gone(err):  # the transport went away mid-send
+                log.debug("bus: connection lost: %r", err)
+            else:
+                log.exception("bus: connection failed")
+                code, reason = CloseCode.INTERNAL_ERROR, "internal error; reconnect and resume"
         finally:
             self._task = None
             if self._ending is None:
@@ -377,7 +385,7 @@ class BusConnection:
             self._task.cancel()
 
     def _lost(self, err: BaseException) -> None:
-        if isinstance(err, _GONE):
+        if _gone(err):
             log.debug("bus: connection lost: %r", err)
             self.end(None)
         else:

@@ -237,6 +237,7 @@ async def call_next(
         candidates = await balancing.candidates_with_slots(session, rows, now)
         ranked = balancing.policy_of(hall)(view, candidates, state, ratio, now)
         favoured_waiting, normal_waiting = balancing_policy.classes_waiting(ranked, now)
+        raced = False
         for candidate in ranked:
             ticket = await _take(
                 session,
@@ -248,7 +249,8 @@ async def call_next(
                 detail={"by": "call_next"},
             )
             if ticket is None:
-                continue  # another window took it a moment ago
+                raced = True  # another window took it a moment ago
+                continue
             advanced = call_policy.advance(
                 state,
                 ratio,
@@ -261,6 +263,8 @@ async def call_next(
             await balancing.evaluate_tidal(session, hall, now)
             await outbox.commit(session)
             return WindowResult(window, ticket, service)
+        if not raced:
+            break  # nothing here for this window (the policy passed every head over)
         # Every head we saw was taken by other windows meanwhile: look at the queue again
         # rather than tell this window nobody waits.
     if finished:
