@@ -216,12 +216,7 @@ class Rollout(Simulation):
                     raise RuntimeError(f"ticket {ticket_id} was never called")
                 continue
             t, _, _, kind, item = heapq.heappop(self._events)
-            if kind == "arrive":
-                assert isinstance(item, SimTicket)
-                self._arrive(item, t)
-            elif kind == "finish":
-                assert isinstance(item, SimWindow)
-                self._finish(item, t)
+            self._step(kind, item, t)
         assert ticket.wait is not None
         return ticket.wait
 

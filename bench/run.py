@@ -364,7 +364,7 @@ def main(argv: list[str] | None = None) -> int:
             paced_rate = max(results["issue"]["32"]["rps"] * 0.5, 1.0)
             results["issue_paced"] = run_wrk(
                 url,
-                "issue_paced.lua",
+                "issue.lua",
                 32,
                 args.duration,
                 {**env, "JH_DELAY_MS": str(round(32 * 1000 / paced_rate))},

@@ -387,6 +387,18 @@ class Simulation:
             self.waiting.values()
         )
 
+    def _step(self, kind: str, item: object, now: float) -> bool:
+        """Play a citizen's arrival or a window's finish; False for any other event."""
+        if kind == "arrive":
+            assert isinstance(item, SimTicket)
+            self._arrive(item, now)
+        elif kind == "finish":
+            assert isinstance(item, SimWindow)
+            self._finish(item, now)
+        else:
+            return False
+        return True
+
     def run(self, progress: ProgressFn | None = None) -> DayResult:
         for ticket in self.tickets:
             self._push(ticket.arrival, 1, "arrive", ticket)
@@ -395,13 +407,7 @@ class Simulation:
         end = self.open_s
         while self._events:
             now, _, _, kind, item = heapq.heappop(self._events)
-            if kind == "arrive":
-                assert isinstance(item, SimTicket)
-                self._arrive(item, now)
-            elif kind == "finish":
-                assert isinstance(item, SimWindow)
-                self._finish(item, now)
-            else:
+            if not self._step(kind, item, now):
                 self._sample(now)
                 if now < self.close_s or self._pending():
                     self._push(now + step, 2, "sample", None)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -245,68 +247,65 @@ async def test_rolled_back_action_emits_nothing(app, client, hall) -> None:  # t
         assert ws.pending() == 0
 
 
-async def test_heartbeats_both_ways(database_url: str) -> None:
+@asynccontextmanager
+async def app_with(database_url: str, **settings: Any) -> AsyncIterator[tuple[Any, Any, Hall]]:
+    """An app with its own bus settings, a client and a seeded hall; torn down after."""
     from services.engine.app import create_app
 
-    app = create_app(make_settings(database_url, bus_heartbeat_seconds=0.2))
+    app = create_app(make_settings(database_url, **settings))
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            hall = await seed_hall(app, client)
-            async with bus(app, hall) as ws:
-                await ws.receive_kind("snapshot")
-                assert (await ws.receive_kind("live"))["heartbeat"] == 0.2
-                ping = await ws.receive(within=5)
-                assert ping["kind"] == "ping" and ping["seq"] >= 0
-                await ws.send({"kind": "ping"})
-                assert (await ws.receive_kind("pong"))["seq"] == ping["seq"]
-                # A client that says nothing for three heartbeats is closed (and told to resume).
-                with pytest.raises(Closed) as closed:
-                    while True:
-                        await ws.receive(within=5)
-                assert closed.value.code == 4408
+            yield app, client, await seed_hall(app, client)
     finally:
         await app.state.hub.close()
         await app.state.engine.dispose()
+
+
+async def test_heartbeats_both_ways(database_url: str) -> None:
+    settings = {"bus_heartbeat_seconds": 0.2}
+    async with app_with(database_url, **settings) as (app, _, hall), bus(app, hall) as ws:
+        await ws.receive_kind("snapshot")
+        assert (await ws.receive_kind("live"))["heartbeat"] == 0.2
+        ping = await ws.receive(within=5)
+        assert ping["kind"] == "ping" and ping["seq"] >= 0
+        await ws.send({"kind": "ping"})
+        assert (await ws.receive_kind("pong"))["seq"] == ping["seq"]
+        # A client that says nothing for three heartbeats is closed (and told to resume).
+        with pytest.raises(Closed) as closed:
+            while True:
+                await ws.receive(within=5)
+        assert closed.value.code == 4408
 
 
 async def test_slow_client_is_cut_off_and_resumes(database_url: str) -> None:
-    from services.engine.app import create_app
-
-    app = create_app(make_settings(database_url, bus_client_buffer=4))
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            hall = await seed_hall(app, client)
-            slow = AsgiWebSocket(
-                app, f"{API}/{hall.code}/events", query={"token": token(hall)}, read_buffer=1
-            )
-            async with slow, bus(app, hall) as other:
-                await slow.receive_kind("snapshot")
-                await slow.receive_kind("live")
-                await other.receive_kind("snapshot")
-                start = (await other.receive_kind("live"))["seq"]
-                for _ in range(6):  # 12 events; the slow client reads none of them meanwhile
-                    await issue(client, hall)
-                # The other client got every event, in order, while the slow one lagged.
-                others = await other.events(12)
-                assert [e["seq"] for e in others] == list(range(start + 1, start + 13))
-                received: list[int] = []
-                with pytest.raises(Closed) as closed:
-                    while True:
-                        received.append((await slow.receive_kind("event"))["seq"])
-                assert closed.value.code == 4409
-                resume_at = int(closed.value.reason.rsplit("since=", 1)[1])
-                assert received == list(range(start + 1, resume_at + 1))
-                assert resume_at < start + 12
-            async with bus(app, hall, since=resume_at) as again:
-                await again.receive_kind("resume")
-                rest = await again.events(start + 12 - resume_at)
-                assert [e["seq"] for e in rest] == list(range(resume_at + 1, start + 13))
-                await again.receive_kind("live")
-    finally:
-        await app.state.hub.close()
-        await app.state.engine.dispose()
+    async with app_with(database_url, bus_client_buffer=4) as (app, client, hall):
+        slow = AsgiWebSocket(
+            app, f"{API}/{hall.code}/events", query={"token": token(hall)}, read_buffer=1
+        )
+        async with slow, bus(app, hall) as other:
+            await slow.receive_kind("snapshot")
+            await slow.receive_kind("live")
+            await other.receive_kind("snapshot")
+            start = (await other.receive_kind("live"))["seq"]
+            for _ in range(6):  # 12 events; the slow client reads none of them meanwhile
+                await issue(client, hall)
+            # The other client got every event, in order, while the slow one lagged.
+            others = await other.events(12)
+            assert [e["seq"] for e in others] == list(range(start + 1, start + 13))
+            received: list[int] = []
+            with pytest.raises(Closed) as closed:
+                while True:
+                    received.append((await slow.receive_kind("event"))["seq"])
+            assert closed.value.code == 4409
+            resume_at = int(closed.value.reason.rsplit("since=", 1)[1])
+            assert received == list(range(start + 1, resume_at + 1))
+            assert resume_at < start + 12
+        async with bus(app, hall, since=resume_at) as again:
+            await again.receive_kind("resume")
+            rest = await again.events(start + 12 - resume_at)
+            assert [e["seq"] for e in rest] == list(range(resume_at + 1, start + 13))
+            await again.receive_kind("live")
 
 
 async def test_client_asks_for_a_fresh_snapshot(app, client, hall) -> None:  # type: ignore[no-untyped-def]

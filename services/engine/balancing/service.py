@@ -6,13 +6,11 @@ them, and persists and stages events for what they decide. Callers commit.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from weakref import WeakKeyDictionary
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +26,7 @@ from services.engine.balancing.policy import (
 )
 from services.engine.balancing.tidal import TidalAction, TidalMode, TidalState, decide
 from services.engine.core.changes import change_stamp
+from services.engine.core.loop_local import LoopLocal
 from services.engine.events import outbox
 from services.engine.halls import repository as halls_repo
 from services.engine.halls.models import Hall, Service
@@ -293,7 +292,7 @@ async def after_issue(
     while the hall is read for the estimate. ``ahead`` is the ticket's place,
     counted in the issuing transaction.
     """
-    reuse = _recent_boards().get(hall.id)
+    reuse = _recent_boards.get().get(hall.id)
     if (
         reuse is not None
         and reuse.fresh(change_stamp(hall.id))
@@ -310,7 +309,7 @@ async def after_issue(
     await evaluate_tidal(session, hall, now, board, services)
     # Commits the tidal state and log (if any) and ends the read otherwise.
     await outbox.commit(session)
-    _recent_boards()[hall.id] = _RecentBoard(board, stamp, time.monotonic())
+    _recent_boards.get()[hall.id] = _RecentBoard(board, stamp, time.monotonic())
     return wait
 
 
@@ -333,8 +332,4 @@ class _RecentBoard:
         return stamp == self.stamp and time.monotonic() - self.read_at < BOARD_REUSE_SECONDS
 
 
-_boards: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, _RecentBoard]] = WeakKeyDictionary()
-
-
-def _recent_boards() -> dict[int, _RecentBoard]:
-    return _boards.setdefault(asyncio.get_running_loop(), {})
+_recent_boards: LoopLocal[int, _RecentBoard] = LoopLocal()

@@ -12,27 +12,23 @@ connected); otherwise the one-second limit covers them.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
-from weakref import WeakKeyDictionary
+
+from services.engine.core.loop_local import LoopLocal
 
 # Events a ticket issue writes: they leave a hall reading good for the estimate.
 ISSUE_EVENTS = frozenset({"ticket.issued", "queue.changed"})
 
-_stamps: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[int, int]] = WeakKeyDictionary()
-
-
-def _of_loop() -> dict[int, int]:
-    return _stamps.setdefault(asyncio.get_running_loop(), {})
+_stamps: LoopLocal[int, int] = LoopLocal()
 
 
 def note_changes(hall_events: Iterable[tuple[int, str]]) -> None:
     """Stamp halls with a committed event other than a ticket issue."""
-    stamps = _of_loop()
+    stamps = _stamps.get()
     for hall_id, event_type in hall_events:
         if event_type not in ISSUE_EVENTS:
             stamps[hall_id] = stamps.get(hall_id, 0) + 1
 
 
 def change_stamp(hall_id: int) -> int:
-    return _of_loop().get(hall_id, 0)
+    return _stamps.get().get(hall_id, 0)

@@ -11,17 +11,15 @@ still order writers across processes.
 from __future__ import annotations
 
 import asyncio
-from weakref import WeakKeyDictionary
 
-# Locks belong to an event loop; tests and tools may run several loops in turn.
-_gates: WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[str, int], asyncio.Lock]] = (
-    WeakKeyDictionary()
-)
+from services.engine.core.loop_local import LoopLocal
+
+_gates: LoopLocal[tuple[str, int], asyncio.Lock] = LoopLocal()
 
 
 def hall_gate(kind: str, hall_id: int) -> asyncio.Lock:
     """The lock for writers of ``kind`` (e.g. "issue", "commit") in a hall."""
-    by_key = _gates.setdefault(asyncio.get_running_loop(), {})
+    by_key = _gates.get()
     key = (kind, hall_id)
     gate = by_key.get(key)
     if gate is None:

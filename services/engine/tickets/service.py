@@ -70,8 +70,12 @@ def ticket_payload(
     }
 
 
-async def stage_queue_changed(session: AsyncSession, hall_id: int, service: Service) -> None:
-    waiting = await repository.waiting_count(session, hall_id, service.id)
+async def stage_queue_changed(
+    session: AsyncSession, hall_id: int, service: Service, waiting: int | None = None
+) -> None:
+    """queue.changed for a service; ``waiting`` when the caller has just counted it."""
+    if waiting is None:
+        waiting = await repository.waiting_count(session, hall_id, service.id)
     outbox.stage(session, hall_id, "queue.changed", {"service": service.code, "waiting": waiting})
 
 
@@ -233,12 +237,7 @@ async def issue_ticket_uncommitted(
         "ticket.issued",
         {**ticket_payload(ticket, service), "waiting_ahead": place.queued_before},
     )
-    outbox.stage(
-        session,
-        hall.id,
-        "queue.changed",
-        {"service": service.code, "waiting": place.waiting_others + 1},
-    )
+    await stage_queue_changed(session, hall.id, service, waiting=place.waiting_others + 1)
     return IssuedTicket(ticket, service, place.queued_before, place.position)
 
 
