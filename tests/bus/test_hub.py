@@ -11,10 +11,11 @@ from sqlalchemy import select, text
 
 from services.engine.core.db import make_engine, make_sessionmaker
 from services.engine.events import outbox
-from services.engine.events.hub import EventHub, HubClosed, Overflow, PublishedEvent
+from services.engine.events.hub import EventHub, HubClosed, PublishedEvent
 from services.engine.events.pg import PgListener, asyncpg_dsn
 from services.engine.events.source import OutboxSource
 from services.engine.halls.models import Hall as HallRow
+from tests.bus.subscription import Overflow, subscribe
 
 AT = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
@@ -32,8 +33,8 @@ async def collect(sub: Any, count: int) -> list[int]:
 
 async def test_out_of_order_hand_over_is_delivered_in_order() -> None:
     hub = EventHub()
-    sub = hub.subscribe(1)
-    other_hall = hub.subscribe(2)
+    sub = subscribe(hub, 1)
+    other_hall = subscribe(hub, 2)
     hub.publish([event(12), event(11)])
     hub.publish([event(13), event(12), event(5, hall_id=2)])
     assert await collect(sub, 3) == [11, 12, 13]
@@ -46,8 +47,8 @@ async def test_out_of_order_hand_over_is_delivered_in_order() -> None:
 
 async def test_a_full_buffer_cuts_the_subscriber_off_not_the_others() -> None:
     hub = EventHub()
-    slow = hub.subscribe(1, maxsize=2)
-    fast = hub.subscribe(1, maxsize=10)
+    slow = subscribe(hub, 1, maxsize=2)
+    fast = subscribe(hub, 1, maxsize=10)
     hub.publish([event(1), event(2), event(3)])
     await asyncio.wait_for(slow.ended.wait(), 5)
     with pytest.raises(Overflow):
@@ -58,7 +59,7 @@ async def test_a_full_buffer_cuts_the_subscriber_off_not_the_others() -> None:
     with pytest.raises(HubClosed):
         await fast.wait()
     with pytest.raises(HubClosed):
-        hub.subscribe(1)
+        subscribe(hub, 1)
 
 
 async def _hall_id(sessionmaker: Any) -> int:
@@ -88,7 +89,7 @@ async def test_gaps_are_filled_from_the_outbox(database_url: str) -> None:
     try:
         hall_id = await _hall_id(sessionmaker)
         first = await _commit(sessionmaker, hall_id, None)
-        sub = hub.subscribe(hall_id)
+        sub = subscribe(hub, hall_id)
         assert await hub.position(hall_id) == first
         # Two commits of this process hand their events over in the wrong order:
         # the hub learns of seq+2 first and reads seq+1 from the outbox.
@@ -126,7 +127,7 @@ async def test_notify_reaches_another_hub_and_survives_a_lost_listener(postgres_
     try:
         hall_id = await _hall_id(sessionmaker)
         await listener.start()
-        sub = there.subscribe(hall_id)
+        sub = subscribe(there, hall_id)
         assert await there.position(hall_id) == 0
         seq = await _commit(sessionmaker, hall_id, here)
         assert await collect(sub, 1) == [seq]
