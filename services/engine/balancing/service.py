@@ -283,41 +283,6 @@ async def _apply(
     return [w.number for w in tidal_windows]
 
 
-async def after_issue(
-    session: AsyncSession, hall: Hall, ticket: Ticket, service_code: str, now: datetime, ahead: int
-) -> TicketWait:
-    """Once an issued ticket is committed: its wait estimate, then the tidal rules.
-
-    Runs after the commit so that the service's number counter is not locked
-    while the hall is read for the estimate. ``ahead`` is the ticket's place,
-    counted in the issuing transaction.
-    """
-    reuse = _recent_boards.get().get(hall.id)
-    if (
-        reuse is not None
-        and reuse.fresh(change_stamp(hall.id))
-        and not _tidal_watches(hall, service_code)
-    ):
-        # A busy kiosk bank: the hall was read within the second and only new
-        # tickets came since. The place (ahead) is exact; no tidal rule watches
-        # this service, so a new ticket of it cannot start a surge.
-        return TicketWait(ahead, reuse.board.estimate(ticket.service_id, ahead))
-    stamp = change_stamp(hall.id)
-    services = await halls_repo.services_of(session, hall.id, active_only=True)
-    board = await wait_board(session, hall, now, services)
-    wait = TicketWait(ahead, board.estimate(ticket.service_id, ahead))
-    await evaluate_tidal(session, hall, now, board, services)
-    # Commits the tidal state and log (if any) and ends the read otherwise.
-    await outbox.commit(session)
-    _recent_boards.get()[hall.id] = _RecentBoard(board, stamp, time.monotonic())
-    return wait
-
-
-def _tidal_watches(hall: Hall, service_code: str) -> bool:
-    spec = tidal_of(hall)
-    return spec.mode is not TidalMode.OFF and any(r.service == service_code for r in spec.rules)
-
-
 # How long a reading of the hall serves the estimates of newly issued tickets.
 BOARD_REUSE_SECONDS = 1.0
 
@@ -333,3 +298,34 @@ class _RecentBoard:
 
 
 _recent_boards: LoopLocal[int, _RecentBoard] = LoopLocal()
+
+
+def _tidal_watches(hall: Hall, service: Service) -> bool:
+    spec = tidal_of(hall)
+    return spec.mode is not TidalMode.OFF and any(r.service == service.code for r in spec.rules)
+
+
+async def after_issue(
+    session: AsyncSession, hall: Hall, service: Service, now: datetime, ahead: int
+) -> TicketWait:
+    """Once a ticket of ``service`` is committed: its wait estimate, then the tidal rules.
+
+    Runs after the commit so that the service's number counter is not locked
+    while the hall is read for the estimate. ``ahead`` is the ticket's place,
+    counted in the issuing transaction.
+    """
+    stamp = change_stamp(hall.id)
+    reuse = _recent_boards.get().get(hall.id)
+    if reuse is not None and reuse.fresh(stamp) and not _tidal_watches(hall, service):
+        # A busy kiosk bank: the hall was read within the second and only new
+        # tickets came since. The place (ahead) is exact; no tidal rule watches
+        # this service, so a new ticket of it cannot start a surge.
+        return TicketWait(ahead, reuse.board.estimate(service.id, ahead))
+    services = await halls_repo.services_of(session, hall.id, active_only=True)
+    board = await wait_board(session, hall, now, services)
+    wait = TicketWait(ahead, board.estimate(service.id, ahead))
+    await evaluate_tidal(session, hall, now, board, services)
+    # Commits the tidal state and log (if any) and ends the read otherwise.
+    await outbox.commit(session)
+    _recent_boards.get()[hall.id] = _RecentBoard(board, stamp, time.monotonic())
+    return wait

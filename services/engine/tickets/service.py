@@ -120,12 +120,7 @@ async def issue_ticket(
             raise
     # After the commit, so the counter lock is not held while estimating.
     wait = await balancing.after_issue(
-        session,
-        hall,
-        issued.ticket,
-        issued.service.code,
-        now or issued.ticket.issued_at,
-        issued.position,
+        session, hall, issued.service, now or issued.ticket.issued_at, issued.position
     )
     return replace(issued, wait=wait)
 
