@@ -158,6 +158,43 @@ async def class_counts(
     return waiting, before
 
 
+_SERVICE_CLASS_COUNTS = (
+    select(
+        Ticket.service_id,
+        Ticket.priority,
+        func.count(),
+        func.sum(
+            case((Ticket.queued_at <= bindparam("now", type_=Ticket.queued_at.type), 1), else_=0)
+        ),
+    )
+    .where(
+        Ticket.hall_id == bindparam("hall_id"),
+        Ticket.service_id.in_(bindparam("service_ids", expanding=True)),
+        Ticket.status == TicketStatus.WAITING.value,
+    )
+    .group_by(Ticket.service_id, Ticket.priority)
+)
+
+
+async def class_counts_at(
+    session: AsyncSession, hall_id: int, service_ids: Sequence[int], now: datetime
+) -> dict[int, tuple[dict[str, int], dict[str, int]]]:
+    """Per service: waiting tickets per class, and those queued by ``now``.
+
+    A ticket issued at ``now`` comes after every one of those (ids only grow).
+    """
+    rows = await session.execute(
+        _SERVICE_CLASS_COUNTS,
+        {"hall_id": hall_id, "service_ids": list(service_ids), "now": now},
+    )
+    out: dict[int, tuple[dict[str, int], dict[str, int]]] = {s: ({}, {}) for s in service_ids}
+    for service_id, priority, count, n_before in rows.all():
+        waiting, before = out[int(service_id)]
+        waiting[str(priority)] = int(count)
+        before[str(priority)] = int(n_before or 0)
+    return out
+
+
 async def appointment_slots(
     session: AsyncSession, ticket_ids: Sequence[int]
 ) -> dict[int, tuple[datetime, datetime]]:

@@ -151,13 +151,21 @@ class QueuePlace:
     position: int  # 前方还有N人: the ones called before it (green and favoured first)
 
 
-async def queue_place(session: AsyncSession, ticket: Ticket) -> QueuePlace:
-    waiting, earlier = await repository.class_counts(session, ticket)
+def place_from_counts(
+    priority: PriorityClass, waiting: dict[str, int], earlier: dict[str, int]
+) -> QueuePlace:
+    """The place of a ticket of ``priority`` among the service's other waiting tickets
+    (``waiting`` per class) and those queued before it (``earlier`` per class)."""
     return QueuePlace(
         sum(waiting.values()),
         sum(earlier.values()),
-        estimates.position(PriorityClass(ticket.priority), _classes(waiting), _classes(earlier)),
+        estimates.position(priority, _classes(waiting), _classes(earlier)),
     )
+
+
+async def queue_place(session: AsyncSession, ticket: Ticket) -> QueuePlace:
+    waiting, earlier = await repository.class_counts(session, ticket)
+    return place_from_counts(PriorityClass(ticket.priority), waiting, earlier)
 
 
 async def ticket_position(session: AsyncSession, ticket: Ticket) -> int:

@@ -24,7 +24,11 @@ from services.engine.halls.config import BookingSpec, ServiceBookingSpec, servic
 from services.engine.halls.models import Hall, Service
 from services.engine.halls.service import hours_of
 from services.engine.tickets import repository as tickets_repo
-from services.engine.tickets.service import IssuedTicket, issue_ticket_uncommitted
+from services.engine.tickets.service import (
+    IssuedTicket,
+    IssueRequest,
+    issue_ticket_uncommitted,
+)
 from services.engine.tickets.states import PriorityClass, TicketSource, TicketStatus
 from services.engine.windows import repository as windows_repo
 
@@ -558,15 +562,17 @@ async def check_in(
     issued = await issue_ticket_uncommitted(
         session=session,
         hall=hall,
-        service_code=service.code,
-        priority=PriorityClass.APPOINTMENT,
-        source=TicketSource.BOOKING,
-        principal=principal,
-        person_hash=booking.person_hash,
-        phone_hash=booking.phone_hash,
-        phone_tail=booking.phone_tail,
-        now=now,
-        reserved=True,
+        request=IssueRequest(
+            service_code=service.code,
+            priority=PriorityClass.APPOINTMENT,
+            source=TicketSource.BOOKING,
+            actor=principal.actor,
+            person_hash=booking.person_hash,
+            phone_hash=booking.phone_hash,
+            phone_tail=booking.phone_tail,
+            now=now,
+            reserved=True,
+        ),
     )
     booking.status = BookingStatus.CHECKED_IN
     booking.checked_in_at = now

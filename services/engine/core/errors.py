@@ -123,3 +123,11 @@ class HallConfigInvalid(Refusal):
     status = 422
     code = "hall_config_invalid"
     title = "Hall configuration is invalid"
+
+
+class BatchAborted(Refusal):
+    """The request was queued in a batch whose leader stopped before answering it."""
+
+    status = 503
+    code = "batch_aborted"
+    title = "Interrupted, please try again"

@@ -4,47 +4,81 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, func, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.tickets.models import Ticket, TicketCounter, TicketEvent
 from services.engine.tickets.states import OPEN_STATUSES, TicketStatus
 
+_COUNTERS = cast(Table, TicketCounter.__table__)
+_TICKETS = cast(Table, Ticket.__table__)
 
-def _next_sequence_statement(dialect: Any) -> Any:
-    return (
-        dialect.insert(TicketCounter)
-        .values(
-            hall_id=bindparam("hall_id"),
-            service_id=bindparam("service_id"),
-            business_date=bindparam("day", type_=TicketCounter.business_date.type),
-            last_sequence=1,
-        )
-        .on_conflict_do_update(
-            index_elements=["hall_id", "service_id", "business_date"],
-            set_={"last_sequence": TicketCounter.last_sequence + 1},
-        )
-        .returning(TicketCounter.last_sequence)
+
+def _take_sequences_statement(dialect: Any, groups: int) -> Any:
+    # On the table, not the ORM class: an ORM insert would take the parameters
+    # for rows of attributes and drop the numbered ones.
+    insert = dialect.insert(_COUNTERS).values(
+        [
+            {
+                "hall_id": bindparam("hall_id"),
+                "service_id": bindparam(f"service_{i}"),
+                "business_date": bindparam(f"day_{i}", type_=_COUNTERS.c.business_date.type),
+                "last_sequence": bindparam(f"count_{i}"),
+            }
+            for i in range(groups)
+        ]
     )
+    return insert.on_conflict_do_update(
+        index_elements=["hall_id", "service_id", "business_date"],
+        set_={"last_sequence": _COUNTERS.c.last_sequence + insert.excluded.last_sequence},
+    ).returning(_COUNTERS.c.service_id, _COUNTERS.c.business_date, _COUNTERS.c.last_sequence)
 
 
-# Built once per dialect: taken on every issue.
-_NEXT_SEQUENCE = {
-    "postgresql": _next_sequence_statement(postgresql),
-    "sqlite": _next_sequence_statement(sqlite),
-}
+# Built once per dialect and number of service-days: taken on every issue.
+_TAKE_SEQUENCES: dict[tuple[str, int], Any] = {}
+_DIALECTS = {"postgresql": postgresql, "sqlite": sqlite}
 
 
-async def next_sequence(session: AsyncSession, hall_id: int, service_id: int, day: date) -> int:
-    """Take the next number for a service's day; the counter row lock serialises issuers."""
+async def take_sequences(
+    session: AsyncSession, hall_id: int, wanted: Sequence[tuple[int, date, int]]
+) -> dict[tuple[int, date], int]:
+    """Move the number counters of several service-days on; the last number of each.
+
+    ``wanted`` holds (service id, business day, how many numbers). The counter
+    rows stay locked until the transaction ends, which serialises issuers of a
+    service's day; they are taken in the order given (callers sort it, so two
+    transactions never wait on each other's rows).
+    """
     dialect = session.bind.dialect.name if session.bind else "postgresql"
-    result = await session.execute(
-        _NEXT_SEQUENCE[dialect], {"hall_id": hall_id, "service_id": service_id, "day": day}
+    key = (dialect, len(wanted))
+    statement = _TAKE_SEQUENCES.get(key)
+    if statement is None:
+        statement = _TAKE_SEQUENCES[key] = _take_sequences_statement(
+            _DIALECTS[dialect], len(wanted)
+        )
+    params: dict[str, Any] = {"hall_id": hall_id}
+    for i, (service_id, day, count) in enumerate(wanted):
+        params |= {f"service_{i}": service_id, f"day_{i}": day, f"count_{i}": count}
+    rows = await session.execute(statement, params)
+    return {(int(s), d): int(last) for s, d, last in rows.all()}
+
+
+async def set_last_sequence(
+    session: AsyncSession, hall_id: int, service_id: int, day: date, last: int
+) -> None:
+    """Put a counter back (numbers taken for requests that were then refused)."""
+    await session.execute(
+        update(TicketCounter)
+        .where(
+            TicketCounter.hall_id == hall_id,
+            TicketCounter.service_id == service_id,
+            TicketCounter.business_date == day,
+        )
+        .values(last_sequence=last)
     )
-    return int(result.scalar_one())
 
 
 async def count_issued_between(
@@ -66,21 +100,47 @@ async def count_issued_between(
     )
 
 
-async def open_ticket_of_person(
-    session: AsyncSession, hall_id: int, service_id: int, person_hash: str
-) -> Ticket | None:
-    return (
-        await session.execute(
-            select(Ticket)
-            .where(
-                Ticket.hall_id == hall_id,
-                Ticket.service_id == service_id,
-                Ticket.person_hash == person_hash,
-                Ticket.status.in_([s.value for s in OPEN_STATUSES]),
-            )
-            .limit(1)
+async def open_tickets_of_people(
+    session: AsyncSession, hall_id: int, wanted: Iterable[tuple[int, str]]
+) -> dict[tuple[int, str], tuple[int, str]]:
+    """Open tickets held by these (service id, person hash) pairs: their id and number."""
+    wanted = set(wanted)
+    if not wanted:
+        return {}
+    rows = await session.execute(
+        select(Ticket.service_id, Ticket.person_hash, Ticket.id, Ticket.number).where(
+            Ticket.hall_id == hall_id,
+            Ticket.service_id.in_({s for s, _ in wanted}),
+            Ticket.person_hash.in_({p for _, p in wanted}),
+            Ticket.status.in_([s.value for s in OPEN_STATUSES]),
         )
-    ).scalar_one_or_none()
+    )
+    held: dict[tuple[int, str], tuple[int, str]] = {}
+    for service_id, person_hash, ticket_id, number in rows.all():
+        key = (int(service_id), str(person_hash))
+        if key in wanted:
+            held.setdefault(key, (int(ticket_id), str(number)))
+    return held
+
+
+# Core statements: one multi-row INSERT each, without the ORM's unit of work.
+_INSERT_TICKETS = insert(_TICKETS).returning(_TICKETS.c.id, sort_by_parameter_order=True)
+_INSERT_TICKET_EVENTS = insert(cast(Table, TicketEvent.__table__))
+
+
+async def insert_tickets(
+    session: AsyncSession, tickets: Sequence[dict[str, Any]], events: Sequence[dict[str, Any]]
+) -> list[int]:
+    """Write new tickets and their first log rows; the tickets' ids in the order given.
+
+    ``events`` are the log rows, one per ticket in the same order, without ``ticket_id``.
+    """
+    ids = [int(i) for i in (await session.execute(_INSERT_TICKETS, list(tickets))).scalars()]
+    await session.execute(
+        _INSERT_TICKET_EVENTS,
+        [{**event, "ticket_id": ticket_id} for event, ticket_id in zip(events, ids, strict=True)],
+    )
+    return ids
 
 
 async def get_ticket(session: AsyncSession, hall_id: int, ticket_id: int) -> Ticket | None:

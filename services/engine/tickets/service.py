@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -10,17 +11,18 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.auth.permissions import Principal
+from services.engine.balancing import repository as balancing_repo
 from services.engine.balancing import service as balancing
-from services.engine.core import pii
+from services.engine.core import group_commit, pii
 from services.engine.core.db import utcnow
 from services.engine.core.errors import (
     DuplicateOpenTicket,
     NotFound,
     OutsideServiceHours,
     QuotaExhausted,
+    Refusal,
     ServiceInactive,
 )
-from services.engine.core.gates import hall_gate
 from services.engine.events import outbox
 from services.engine.halls import repository as halls_repo
 from services.engine.halls.config import PeriodQuotaSpec, service_schedule
@@ -79,6 +81,24 @@ async def stage_queue_changed(
     outbox.stage(session, hall_id, "queue.changed", {"service": service.code, "waiting": waiting})
 
 
+@dataclass(frozen=True)
+class IssueRequest:
+    """One 取号, as it waits to be written with the others of its batch."""
+
+    service_code: str
+    priority: PriorityClass
+    source: TicketSource
+    actor: str
+    person_hash: str | None = None
+    phone_hash: str | None = None
+    phone_tail: str | None = None
+    # The moment it is issued at; the batch's own moment when not given.
+    now: datetime | None = None
+    # A place held in advance (a booking checked in within its arrival window):
+    # the service's hours and quotas were applied when it was booked.
+    reserved: bool = False
+
+
 async def issue_ticket(
     *,
     session: AsyncSession,
@@ -92,32 +112,36 @@ async def issue_ticket(
     phone: str | None = None,
     now: datetime | None = None,
 ) -> IssuedTicket:
-    """Issue the next number of a service, inside its hours and quotas."""
+    """Issue the next number of a service, inside its hours and quotas.
+
+    Issues of a hall that arrive together are written in one transaction
+    (core/group_commit.py); this request is answered once that is committed.
+    """
     phone_digits = pii.normalise_phone(phone) if phone else None
-    person_hash = (
-        pii.keyed_hash(pii_key, "id", pii.normalise_id_number(id_number)) if id_number else None
+    request = IssueRequest(
+        service_code=service_code,
+        priority=priority,
+        source=source,
+        actor=principal.actor,
+        person_hash=(
+            pii.keyed_hash(pii_key, "id", pii.normalise_id_number(id_number)) if id_number else None
+        ),
+        phone_hash=pii.keyed_hash(pii_key, "phone", phone_digits) if phone_digits else None,
+        phone_tail=pii.tail(phone_digits) if phone_digits else None,
+        now=now,
     )
-    # Issuers of one hall queue here rather than on the counter row in the database.
-    async with hall_gate("issue", hall.id):
+
+    async def write(batch: Sequence[IssueRequest]) -> list[IssuedTicket | Refusal]:
         try:
-            issued = await issue_ticket_uncommitted(
-                session=session,
-                hall=hall,
-                service_code=service_code,
-                priority=priority,
-                source=source,
-                principal=principal,
-                person_hash=person_hash,
-                phone_hash=pii.keyed_hash(pii_key, "phone", phone_digits) if phone_digits else None,
-                phone_tail=pii.tail(phone_digits) if phone_digits else None,
-                now=now,
-            )
+            outcomes = await issue_batch_uncommitted(session=session, hall=hall, requests=batch)
             await outbox.commit(session)
-        except Exception:
-            # A refusal: let go of the counter row before the next issuer comes in.
+        except BaseException:
             outbox.discard(session)
             await session.rollback()
             raise
+        return outcomes
+
+    issued = await group_commit.submit("issue", hall.id, request, write)
     # After the commit, so the counter lock is not held while estimating.
     wait = await balancing.after_issue(
         session, hall, issued.service, now or issued.ticket.issued_at, issued.position
@@ -126,36 +150,145 @@ async def issue_ticket(
 
 
 async def issue_ticket_uncommitted(
-    *,
-    session: AsyncSession,
-    hall: Hall,
-    service_code: str,
-    priority: PriorityClass,
-    source: TicketSource,
-    principal: Principal,
-    person_hash: str | None = None,
-    phone_hash: str | None = None,
-    phone_tail: str | None = None,
-    now: datetime | None = None,
-    reserved: bool = False,
+    *, session: AsyncSession, hall: Hall, request: IssueRequest
 ) -> IssuedTicket:
-    """Everything :func:`issue_ticket` does except the commit, for callers that
-    change more in the same transaction (a booking checked in becomes a ticket).
+    """One ticket in the session's transaction, left uncommitted, for callers that
+    change more in it (a booking checked in becomes a ticket)."""
+    (outcome,) = await issue_batch_uncommitted(session=session, hall=hall, requests=[request])
+    if isinstance(outcome, Refusal):
+        raise outcome
+    return outcome
 
-    ``reserved`` marks a place held in advance (a booking checked in within its
-    arrival window): the service's hours and quotas were applied when it was
-    booked, so they are not applied again.
+
+async def issue_batch_uncommitted(
+    *, session: AsyncSession, hall: Hall, requests: Sequence[IssueRequest]
+) -> list[IssuedTicket | Refusal]:
+    """Issue tickets of one hall in the session's transaction, in the order given.
+
+    Each request gets its ticket or the refusal that concerns it alone; numbers
+    stay gap-free because a refused request gives its number back before any
+    ticket is written. Nothing is committed here.
     """
-    now = now or utcnow()
-    service = await halls_repo.get_service_by_code(session, hall.id, service_code)
+    batch_now = utcnow()
+    services = {s.code: s for s in await halls_repo.services_of(session, hall.id)}
+    outcomes: list[IssuedTicket | Refusal | None] = [None] * len(requests)
+    # Refusals that need no lock: unknown or retired service, closed hours.
+    groups: dict[tuple[int, date], list[int]] = {}
+    for i, request in enumerate(requests):
+        now = request.now or batch_now
+        try:
+            service = _open_service(hall, services.get(request.service_code), request, now)
+        except Refusal as refused:
+            outcomes[i] = refused
+            continue
+        groups.setdefault((service.id, business_date(now, hall.timezone)), []).append(i)
+    if not groups:
+        return _answered(outcomes)
+    by_id = {s.id: s for s in services.values()}
+
+    # The counter upsert locks each service's day: the quota and duplicate
+    # checks below are safe against concurrent issuers, in any engine process.
+    order = sorted(groups)
+    last = await repository.take_sequences(
+        session,
+        hall.id,
+        [(service_id, day, len(groups[service_id, day])) for service_id, day in order],
+    )
+    people = {
+        (service_id, p)
+        for service_id, day in order
+        for i in groups[service_id, day]
+        if (p := requests[i].person_hash)
+    }
+    # One open ticket per person and service (when the hall's rules ask for it).
+    held = (
+        await repository.open_tickets_of_people(session, hall.id, people)
+        if people and rules_of(hall).one_open_ticket_per_person
+        else _NOBODY
+    )
+    taken_in_periods: dict[tuple[int, str], int] = {}
+    # Tickets to write: (request index, service, sequence).
+    accepted: list[tuple[int, Service, int]] = []
+    # A person asking twice in one batch: the request that took the ticket, by person.
+    first_of_person: dict[tuple[int, str], int] = {}
+    twice: list[tuple[int, int]] = []
+    for service_id, day in order:
+        service = by_id[service_id]
+        wanted = groups[service_id, day]
+        first = last[service_id, day] - len(wanted) + 1
+        taken = 0
+        for i in wanted:
+            request = requests[i]
+            refusal: Refusal | None = await _quota_refusal(
+                session,
+                hall,
+                service,
+                request,
+                request.now or batch_now,
+                first + taken,
+                taken_in_periods,
+            )
+            person = (service.id, request.person_hash) if request.person_hash else None
+            if refusal is None and person is not None and person in held:
+                ticket_id, number = held[person]
+                refusal = DuplicateOpenTicket(
+                    f"this person already holds ticket {number} for {service.name}",
+                    ticket_id=ticket_id,
+                )
+            if refusal is None and person is not None and person in first_of_person:
+                twice.append((i, first_of_person[person]))
+                continue
+            if refusal is not None:
+                outcomes[i] = refusal
+                continue
+            if person is not None and held is not _NOBODY:
+                first_of_person[person] = i
+            accepted.append((i, service, first + taken))
+            taken += 1
+        if taken < len(wanted):
+            await repository.set_last_sequence(
+                session, hall.id, service_id, day, last[service_id, day] - len(wanted) + taken
+            )
+    accepted.sort(key=lambda a: a[0])
+    if accepted:
+        for i, issued in zip(
+            (i for i, _, _ in accepted),
+            await _write_tickets(session, hall, requests, accepted, batch_now),
+            strict=True,
+        ):
+            outcomes[i] = issued
+    for i, taker in twice:
+        taken_by = outcomes[taker]
+        assert isinstance(taken_by, IssuedTicket)
+        outcomes[i] = DuplicateOpenTicket(
+            f"this person already holds ticket {taken_by.ticket.number} "
+            f"for {taken_by.service.name}",
+            ticket_id=taken_by.ticket.id,
+        )
+    return _answered(outcomes)
+
+
+_NOBODY: dict[tuple[int, str], tuple[int, str]] = {}  # the rule is off: nobody is held
+
+
+def _answered(outcomes: list[IssuedTicket | Refusal | None]) -> list[IssuedTicket | Refusal]:
+    assert all(o is not None for o in outcomes), "every request of a batch is answered"
+    return outcomes  # type: ignore[return-value]
+
+
+def _open_service(
+    hall: Hall, service: Service | None, request: IssueRequest, now: datetime
+) -> Service:
+    """The requested service, if it takes tickets now (refusals that need no lock)."""
     if service is None:
-        raise NotFound(f"no service {service_code!r} in this hall")
+        raise NotFound(f"no service {request.service_code!r} in this hall")
     if not service.active:
         raise ServiceInactive(f"service {service.name} is no longer offered here")
-    tz = ZoneInfo(hall.timezone)
-    local = now.astimezone(tz)
+    if request.reserved:
+        return service
+    local = now.astimezone(ZoneInfo(hall.timezone))
     schedule = service_schedule(hours_of(hall), service.hours)
-    if not reserved and not schedule.is_open(local):
+    if not schedule.is_open(local):
         opens = schedule.next_opening(local)
         when = opens.strftime("%Y-%m-%d %H:%M") if opens else None
         raise OutsideServiceHours(
@@ -163,77 +296,144 @@ async def issue_ticket_uncommitted(
             + (f"; it next opens at {when} (hall time)" if when else "; no opening is scheduled"),
             next_opening=opens.isoformat() if opens else None,
         )
-    day = business_date(now, hall.timezone)
+    return service
 
-    # The counter upsert locks this service's day: quota and duplicate checks
-    # below are safe against concurrent issuers, in any engine process.
-    sequence = await repository.next_sequence(session, hall.id, service.id, day)
-    if not reserved and service.daily_quota is not None and sequence > service.daily_quota:
-        raise QuotaExhausted(
+
+async def _quota_refusal(
+    session: AsyncSession,
+    hall: Hall,
+    service: Service,
+    request: IssueRequest,
+    now: datetime,
+    sequence: int,
+    taken_in_periods: dict[tuple[int, str], int],
+) -> QuotaExhausted | None:
+    """The daily quota (每日限号) and the quota of the time window ``now`` falls in.
+
+    ``taken_in_periods`` counts, per service and time window, the tickets issued
+    so far (read once, then kept up to date through the batch).
+    """
+    if request.reserved:
+        return None
+    if service.daily_quota is not None and sequence > service.daily_quota:
+        return QuotaExhausted(
             f"{service.name}: today's {service.daily_quota} tickets are all taken "
             "(号已取完, 可直接到窗口咨询)",
             service=service.code,
         )
+    tz = ZoneInfo(hall.timezone)
+    local = now.astimezone(tz)
     period = quota_period_at([PeriodQuotaSpec(**q).quota() for q in service.period_quotas], local)
-    if period is not None and not reserved:
-        start = datetime.combine(local.date(), time(0), tzinfo=tz) + timedelta(
-            minutes=period.session.start
+    if period is None:
+        return None
+    key = (service.id, f"{local.date()} {period.session}")
+    if key not in taken_in_periods:
+        midnight = datetime.combine(local.date(), time(0), tzinfo=tz)
+        taken_in_periods[key] = await repository.count_issued_between(
+            session,
+            service.id,
+            midnight + timedelta(minutes=period.session.start),
+            midnight + timedelta(minutes=period.session.end),
         )
-        end = datetime.combine(local.date(), time(0), tzinfo=tz) + timedelta(
-            minutes=period.session.end
+    if taken_in_periods[key] >= period.limit:
+        return QuotaExhausted(
+            f"{service.name}: the {period.limit} tickets for {period.session} are all taken",
+            service=service.code,
+            period=str(period.session),
         )
-        issued = await repository.count_issued_between(session, service.id, start, end)
-        if issued >= period.limit:
-            raise QuotaExhausted(
-                f"{service.name}: the {period.limit} tickets for {period.session} are all taken",
-                service=service.code,
-                period=str(period.session),
+    taken_in_periods[key] += 1
+    return None
+
+
+async def _write_tickets(
+    session: AsyncSession,
+    hall: Hall,
+    requests: Sequence[IssueRequest],
+    accepted: Sequence[tuple[int, Service, int]],
+    batch_now: datetime,
+) -> list[IssuedTicket]:
+    """Write the accepted tickets, their log rows and events; their places in the queue."""
+    nows = {requests[i].now or batch_now for i, _, _ in accepted}
+    service_ids = sorted({service.id for _, service, _ in accepted})
+    # Counted before the batch's tickets are written: each of them comes after
+    # every ticket already waiting, and after those before it in the batch.
+    counts = {
+        now: await balancing_repo.class_counts_at(session, hall.id, service_ids, now)
+        for now in sorted(nows)
+    }
+    in_batch: dict[int, dict[str, int]] = {s: {} for s in service_ids}
+    rows: list[dict[str, Any]] = []
+    log_rows: list[dict[str, Any]] = []
+    places: list[balancing.QueuePlace] = []
+    for i, service, sequence in accepted:
+        request = requests[i]
+        now = request.now or batch_now
+        waiting, earlier = counts[now][service.id]
+        ours = in_batch[service.id]
+        places.append(
+            balancing.place_from_counts(
+                request.priority,
+                {c: waiting.get(c, 0) + ours.get(c, 0) for c in waiting.keys() | ours.keys()},
+                {c: earlier.get(c, 0) + ours.get(c, 0) for c in earlier.keys() | ours.keys()},
             )
-    if person_hash and rules_of(hall).one_open_ticket_per_person:
-        held = await repository.open_ticket_of_person(session, hall.id, service.id, person_hash)
-        if held is not None:
-            raise DuplicateOpenTicket(
-                f"this person already holds ticket {held.number} for {service.name}",
-                ticket_id=held.id,
-            )
-    ticket = Ticket(
-        hall_id=hall.id,
-        service_id=service.id,
-        origin_service_id=service.id,
-        business_date=day,
-        sequence=sequence,
-        number=format_number(service.prefix, sequence, service.number_width),
-        priority=priority.value,
-        source=source.value,
-        status=TicketStatus.WAITING.value,
-        recall_count=0,
-        requeue_count=0,
-        queued_at=now,
-        issued_at=now,
-        person_hash=person_hash,
-        phone_hash=phone_hash,
-        phone_tail=phone_tail,
-    )
-    session.add(ticket)
-    await session.flush()
-    repository.log_event(
-        session,
-        ticket,
-        action=TicketAction.ISSUE,
-        from_status=None,
-        actor=principal.actor,
-        at=now,
-        detail={"source": source.value},
-    )
-    place = await balancing.queue_place(session, ticket)
-    outbox.stage(
-        session,
-        hall.id,
-        "ticket.issued",
-        {**ticket_payload(ticket, service), "waiting_ahead": place.queued_before},
-    )
-    await stage_queue_changed(session, hall.id, service, waiting=place.waiting_others + 1)
-    return IssuedTicket(ticket, service, place.queued_before, place.position)
+        )
+        ours[request.priority.value] = ours.get(request.priority.value, 0) + 1
+        rows.append(
+            {
+                "hall_id": hall.id,
+                "service_id": service.id,
+                "origin_service_id": service.id,
+                "business_date": business_date(now, hall.timezone),
+                "sequence": sequence,
+                "number": format_number(service.prefix, sequence, service.number_width),
+                "priority": request.priority.value,
+                "source": request.source.value,
+                "status": TicketStatus.WAITING.value,
+                "recall_count": 0,
+                "requeue_count": 0,
+                "queued_at": now,
+                "issued_at": now,
+                "person_hash": request.person_hash,
+                "phone_hash": request.phone_hash,
+                "phone_tail": request.phone_tail,
+            }
+        )
+        log_rows.append(
+            {
+                "hall_id": hall.id,
+                "at": now,
+                "action": TicketAction.ISSUE.value,
+                "from_status": None,
+                "to_status": TicketStatus.WAITING.value,
+                "actor": request.actor,
+                "window_id": None,
+                "detail": {"source": request.source.value},
+            }
+        )
+    ids = await repository.insert_tickets(session, rows, log_rows)
+    issued: list[IssuedTicket] = []
+    for (_, service, _), row, ticket_id, place in zip(accepted, rows, ids, places, strict=True):
+        ticket = Ticket(id=ticket_id, **row)
+        outbox.stage(
+            session,
+            hall.id,
+            "ticket.issued",
+            {**ticket_payload(ticket, service), "waiting_ahead": place.queued_before},
+        )
+        issued.append(IssuedTicket(ticket, service, place.queued_before, place.position))
+    for service_id in dict.fromkeys(service.id for _, service, _ in accepted):
+        service = next(s for _, s, _ in accepted if s.id == service_id)
+        waiting, _ = counts[max(nows)][service_id]
+        outbox.stage(
+            session,
+            hall.id,
+            "queue.changed",
+            {
+                "service": service.code,
+                "waiting": sum(waiting.values()) + sum(in_batch[service_id].values()),
+            },
+        )
+    return issued
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,143 @@
+"""Group commit: changes of one hall queued in this process go to the database together.
+
+Every ticket issued in a hall ends on the same rows (the service's number
+counter, the hall row that numbers its events), so issues are serialised by
+the database however many requests arrive at once. Instead of one transaction
+per request waiting its turn on those rows, the requests that queue up while a
+transaction is in flight are written together in the next one: the first in
+line (the leader) runs the batch on its own session and commits once, every
+request of the batch gets its own outcome, and the first request still waiting
+leads the next batch. Nobody is answered before the commit that holds their
+change, so a batch is as durable as a single request, and a refusal of one
+request in a batch never touches the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from services.engine.core.errors import BatchAborted
+from services.engine.core.loop_local import LoopLocal
+
+Item = TypeVar("Item")
+Outcome = TypeVar("Outcome")
+
+# A batch's run answers each item with its outcome or with the refusal that
+# concerns it alone; an exception raised by the run itself fails the whole batch.
+BatchRun = Callable[[Sequence[Item]], Awaitable[Sequence["Outcome | Exception"]]]
+
+
+class _Lead:
+    """The answer that tells a waiting request to lead the next batch."""
+
+
+_LEAD = _Lead()
+
+
+@dataclass(eq=False)
+class _Entry(Generic[Item]):
+    item: Item
+    answer: asyncio.Future[object]
+
+
+@dataclass
+class _Line:
+    waiting: deque[_Entry[object]] = field(default_factory=deque)
+    leading: bool = False
+
+
+_lines: LoopLocal[tuple[str, int], _Line] = LoopLocal()
+
+
+async def submit(
+    kind: str,
+    hall_id: int,
+    item: Item,
+    run: BatchRun[Item, Outcome],
+    *,
+    max_batch: int = 100,
+) -> Outcome:
+    """Queue ``item`` for the hall's next batch of ``kind``; its outcome once committed.
+
+    ``run`` is the caller's own (its session, its hall): it is used only if
+    this request ends up leading a batch.
+    """
+    lines = _lines.get()
+    line = lines.get((kind, hall_id))
+    if line is None:
+        line = lines[(kind, hall_id)] = _Line()
+    entry: _Entry[object] = _Entry(item, asyncio.get_running_loop().create_future())
+    line.waiting.append(entry)
+    if line.leading:
+        try:
+            answer = await entry.answer
+        except asyncio.CancelledError:
+            _leave(line, entry)
+            raise
+        if answer is not _LEAD:
+            return answer  # type: ignore[return-value]
+    line.leading = True
+    return await _lead(line, entry, run, max_batch)  # type: ignore[arg-type]
+
+
+async def _lead(
+    line: _Line, own: _Entry[Item], run: BatchRun[Item, Outcome], max_batch: int
+) -> Outcome:
+    """Run one batch (the leader's request first), answer everyone in it, pass the lead on."""
+    assert line.waiting[0] is own, "the leader is the first in line"
+    batch: list[_Entry[Item]] = [line.waiting.popleft()]  # type: ignore[list-item]
+    while line.waiting and len(batch) < max_batch:
+        entry = line.waiting.popleft()
+        if not entry.answer.done():  # else cancelled while waiting: never written
+            batch.append(entry)  # type: ignore[arg-type]
+    try:
+        outcomes = await run([e.item for e in batch])
+    except BaseException as err:
+        for entry in batch[1:]:
+            if not entry.answer.done():
+                entry.answer.set_exception(_shared_failure(err))
+        raise
+    finally:
+        _pass_lead(line)
+    for entry, outcome in zip(batch[1:], outcomes[1:], strict=True):
+        if entry.answer.done():  # its request was cancelled meanwhile
+            continue
+        if isinstance(outcome, Exception):
+            entry.answer.set_exception(outcome)
+        else:
+            entry.answer.set_result(outcome)
+    mine = outcomes[0]
+    if isinstance(mine, Exception):
+        raise mine
+    return mine
+
+
+def _pass_lead(line: _Line) -> None:
+    while line.waiting and line.waiting[0].answer.done():
+        line.waiting.popleft()  # cancelled while waiting
+    if line.waiting:
+        line.waiting[0].answer.set_result(_LEAD)
+    else:
+        line.leading = False
+
+
+def _leave(line: _Line, entry: _Entry[object]) -> None:
+    """A waiting request was cancelled: out of line, and the lead passed on if it had it."""
+    answer = entry.answer
+    had_lead = answer.done() and not answer.cancelled() and answer.result() is _LEAD
+    if entry in line.waiting:
+        line.waiting.remove(entry)
+    if had_lead:
+        _pass_lead(line)
+
+
+def _shared_failure(err: BaseException) -> BaseException:
+    """What a request learns when the batch it was in failed as a whole."""
+    if isinstance(err, Exception):
+        return err
+    # The leader was cancelled (the process is stopping) while the batch ran.
+    return BatchAborted("the engine stopped while this request was being written")
