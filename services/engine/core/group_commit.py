@@ -91,25 +91,25 @@ async def _lead(
     assert line.waiting[0] is own, "the leader is the first in line"
     batch: list[_Entry[Item]] = [line.waiting.popleft()]  # type: ignore[list-item]
     while line.waiting and len(batch) < max_batch:
-        entry = line.waiting.popleft()
-        if not entry.answer.done():  # else cancelled while waiting: never written
-            batch.append(entry)  # type: ignore[arg-type]
+        queued = line.waiting.popleft()
+        if not queued.answer.done():  # else cancelled while waiting: never written
+            batch.append(queued)  # type: ignore[arg-type]
     try:
         outcomes = await run([e.item for e in batch])
     except BaseException as err:
-        for entry in batch[1:]:
-            if not entry.answer.done():
-                entry.answer.set_exception(_shared_failure(err))
+        for member in batch[1:]:
+            if not member.answer.done():
+                member.answer.set_exception(_shared_failure(err))
         raise
     finally:
         _pass_lead(line)
-    for entry, outcome in zip(batch[1:], outcomes[1:], strict=True):
-        if entry.answer.done():  # its request was cancelled meanwhile
+    for member, outcome in zip(batch[1:], outcomes[1:], strict=True):
+        if member.answer.done():  # its request was cancelled meanwhile
             continue
         if isinstance(outcome, Exception):
-            entry.answer.set_exception(outcome)
+            member.answer.set_exception(outcome)
         else:
-            entry.answer.set_result(outcome)
+            member.answer.set_result(outcome)
     mine = outcomes[0]
     if isinstance(mine, Exception):
         raise mine
