@@ -51,7 +51,17 @@ class Ticket(Base):
             postgresql_where=text("transferred_from_id IS NULL"),
             sqlite_where=text("transferred_from_id IS NULL"),
         ),
-        Index("ix_tickets_queue", "hall_id", "status", "service_id", "queued_at"),
+        # Counts per class read from the index alone; call-next reads the first
+        # few of each service and class in order.
+        Index("ix_tickets_queue", "hall_id", "status", "service_id", "priority", "queued_at", "id"),
+        # Tickets sent to one window (few at any time).
+        Index(
+            "ix_tickets_targeted",
+            "target_window_id",
+            "status",
+            postgresql_where=text("target_window_id IS NOT NULL"),
+            sqlite_where=text("target_window_id IS NOT NULL"),
+        ),
         Index("ix_tickets_person", "hall_id", "service_id", "person_hash"),
     )
 

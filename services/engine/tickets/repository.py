@@ -6,12 +6,12 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Table, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.tickets.models import Ticket, TicketCounter, TicketEvent
-from services.engine.tickets.states import OPEN_STATUSES, TicketStatus
+from services.engine.tickets.states import OPEN_STATUSES, PriorityClass, TicketStatus
 
 _COUNTERS = cast(Table, TicketCounter.__table__)
 _TICKETS = cast(Table, Ticket.__table__)
@@ -212,6 +212,33 @@ async def waiting_counts(session: AsyncSession, hall_id: int) -> dict[int, int]:
     return {int(service_id): int(count) for service_id, count in rows.all()}
 
 
+def _queue_heads_statement(services: int) -> Any:
+    # Plain SQL, built once per number of services: a statement of this size
+    # built and keyed afresh on every call cost more than running it.
+    waiting = "hall_id = :hall_id AND status = 'waiting'"
+    columns = "id, service_id, priority, queued_at, target_window_id"
+    heads = [
+        f"SELECT * FROM (SELECT {columns} FROM tickets WHERE {waiting}"
+        f" AND service_id = :service_{i} AND priority = '{priority.value}'"
+        " AND target_window_id IS NULL"
+        f" ORDER BY queued_at, id LIMIT :per_group) AS head_{i}_{priority.value}"
+        for i in range(services)
+        for priority in PriorityClass
+    ]
+    sent_here = (
+        f"SELECT {columns} FROM (SELECT {columns}, row_number() OVER"
+        " (PARTITION BY service_id, priority ORDER BY queued_at, id) AS place"
+        f" FROM tickets WHERE {waiting} AND target_window_id = :window_id) AS sent_here"
+        " WHERE place <= :per_group"
+    )
+    return text("\nUNION ALL\n".join([*heads, sent_here])).columns(
+        Ticket.id, Ticket.service_id, Ticket.priority, Ticket.queued_at, Ticket.target_window_id
+    )
+
+
+_QUEUE_HEADS: dict[int, Any] = {}
+
+
 async def queue_heads(
     session: AsyncSession,
     *,
@@ -220,51 +247,83 @@ async def queue_heads(
     window_id: int,
     per_group: int = 5,
 ) -> Sequence[Any]:
-    """The first few waiting tickets of each service x priority class a window may call."""
-    service_ids = list(service_ids)
-    eligible = or_(
-        and_(Ticket.service_id.in_(service_ids), Ticket.target_window_id.is_(None)),
-        Ticket.target_window_id == window_id,
+    """The first few waiting tickets of each service x priority class a window may call,
+    and of those sent to this window.
+
+    One short ordered read of the queue index per service and class, so the
+    cost does not grow with the length of the queue.
+    """
+    services = sorted(set(service_ids))
+    statement = _QUEUE_HEADS.get(len(services))
+    if statement is None:
+        statement = _QUEUE_HEADS[len(services)] = _queue_heads_statement(len(services))
+    params: dict[str, Any] = {"hall_id": hall_id, "window_id": window_id, "per_group": per_group}
+    params.update({f"service_{i}": service_id for i, service_id in enumerate(services)})
+    return (await session.execute(statement, params)).all()
+
+
+_CLAIM = (
+    update(_TICKETS)
+    .where(
+        _TICKETS.c.id == bindparam("ticket_id"),
+        _TICKETS.c.status == TicketStatus.WAITING.value,
     )
-    ranked = (
-        select(
-            Ticket.id,
-            Ticket.service_id,
-            Ticket.priority,
-            Ticket.queued_at,
-            Ticket.target_window_id,
-            func.row_number()
-            .over(
-                partition_by=(Ticket.service_id, Ticket.priority, Ticket.target_window_id),
-                order_by=(Ticket.queued_at, Ticket.id),
-            )
-            .label("rank"),
-        )
-        .where(Ticket.hall_id == hall_id, Ticket.status == TicketStatus.WAITING.value, eligible)
-        .subquery()
+    .values(
+        status=TicketStatus.CALLED.value,
+        window_id=bindparam("window_id"),
+        staff_user_id=bindparam("staff_user_id"),
+        called_at=bindparam("called_at"),
     )
-    return (
-        await session.execute(
-            select(
-                ranked.c.id,
-                ranked.c.service_id,
-                ranked.c.priority,
-                ranked.c.queued_at,
-                ranked.c.target_window_id,
-            ).where(ranked.c.rank <= per_group)
-        )
-    ).all()
+)
 
 
 async def claim_waiting(session: AsyncSession, ticket_id: int, values: dict[str, Any]) -> bool:
-    """Guarded update: take a ticket only if it is still waiting (two windows never share one)."""
-    result = await session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket_id, Ticket.status == TicketStatus.WAITING.value)
-        .values(status=TicketStatus.CALLED.value, **values)
-        .execution_options(synchronize_session=False)
-    )
+    """Guarded update: take a ticket only if it is still waiting (two windows never share one).
+
+    If another window is taking it at this moment, this waits for that one's answer.
+    """
+    result = await session.execute(_CLAIM, {**values, "ticket_id": ticket_id})
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+# The first of the candidates still waiting, in the order given, taken in one round
+# trip. A ticket another window is taking at this moment (its row locked) is passed
+# over at once rather than waited for: when many windows call together they would
+# otherwise all queue on the same first ticket.
+_CLAIM_FIRST_PG = text(
+    """
+    UPDATE tickets SET status = 'called', window_id = :window_id,
+                       staff_user_id = :staff_user_id, called_at = :called_at
+    WHERE id = (
+        SELECT id FROM tickets WHERE id = ANY(:ids) AND status = 'waiting'
+        ORDER BY array_position(:ids, id) LIMIT 1
+        FOR UPDATE SKIP LOCKED)
+    RETURNING id
+    """
+).bindparams(
+    bindparam("ids", type_=postgresql.ARRAY(BigInteger)),
+    bindparam("called_at", type_=Ticket.called_at.type),
+)
+
+
+async def claim_first_waiting(
+    session: AsyncSession, ticket_ids: Sequence[int], values: dict[str, Any]
+) -> int | None:
+    """Call the first of these tickets that is still waiting; its id, or None.
+
+    ``values``: the calling window's ``window_id``, ``staff_user_id`` and ``called_at``.
+    """
+    if not ticket_ids:
+        return None
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        claimed = await session.execute(_CLAIM_FIRST_PG, {**values, "ids": list(ticket_ids)})
+        found = claimed.scalar_one_or_none()
+        return int(found) if found is not None else None
+    # SQLite has one writer at a time: nobody else is taking a ticket meanwhile.
+    for ticket_id in ticket_ids:
+        if await claim_waiting(session, ticket_id, values):
+            return ticket_id
+    return None
 
 
 async def nth_waiting_queued_at(

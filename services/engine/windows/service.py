@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -142,20 +143,29 @@ async def _take(
     session: AsyncSession,
     hall: Hall,
     window: Window,
-    ticket_id: int,
+    ticket_ids: Sequence[int],
     *,
     principal: Principal,
     now: datetime,
     detail: dict[str, Any],
 ) -> Ticket | None:
-    claimed = await tickets_repo.claim_waiting(
-        session,
-        ticket_id,
-        {"window_id": window.id, "staff_user_id": window.staff_user_id, "called_at": now},
-    )
-    if not claimed:
+    """Call the first of these tickets still waiting.
+
+    One given ticket that another window is taking at this moment is waited for
+    (the answer is exact); among several, the first nobody is taking is called.
+    """
+    values = {"window_id": window.id, "staff_user_id": window.staff_user_id, "called_at": now}
+    if len(ticket_ids) == 1:
+        claimed = (
+            ticket_ids[0]
+            if await tickets_repo.claim_waiting(session, ticket_ids[0], values)
+            else None
+        )
+    else:
+        claimed = await tickets_repo.claim_first_waiting(session, ticket_ids, values)
+    if claimed is None:
         return None
-    ticket = await tickets_repo.get_ticket_for_update(session, hall.id, ticket_id)
+    ticket = await tickets_repo.get_ticket_for_update(session, hall.id, claimed)
     assert ticket is not None
     tickets_repo.log_event(
         session,
@@ -207,8 +217,11 @@ async def _finish_in_hand(
     return True
 
 
-# Looks at the queue heads when windows calling at the same moment took all it saw.
+# Looks at the queue heads when windows calling at the same moment took all it saw,
+# each time further down the queue (the first few of each service and class are
+# what every window calling at that moment is taking too).
 CALL_NEXT_ROUNDS = 5
+HEADS_PER_GROUP = (5, 20, 80, 320, 1280)
 
 
 async def call_next(
@@ -228,45 +241,47 @@ async def call_next(
     view = await balancing.window_view(session, hall, window.id)
     ratio = rules_of(hall).ratio()
     state = call_policy.InterleaveState(window.favoured_run, window.normal_run)
-    for _ in range(CALL_NEXT_ROUNDS):
+    for per_group in HEADS_PER_GROUP[:CALL_NEXT_ROUNDS]:
         rows = await tickets_repo.queue_heads(
-            session, hall_id=hall.id, service_ids=view.links.keys(), window_id=window.id
+            session,
+            hall_id=hall.id,
+            service_ids=view.links.keys(),
+            window_id=window.id,
+            per_group=per_group,
         )
         if not rows:
             break
         candidates = await balancing.candidates_with_slots(session, rows, now)
         ranked = balancing.policy_of(hall)(view, candidates, state, ratio, now)
         favoured_waiting, normal_waiting = balancing_policy.classes_waiting(ranked, now)
-        raced = False
-        for candidate in ranked:
-            ticket = await _take(
-                session,
-                hall,
-                window,
-                candidate.ticket_id,
-                principal=principal,
-                now=now,
-                detail={"by": "call_next"},
-            )
-            if ticket is None:
-                raced = True  # another window took it a moment ago
-                continue
-            advanced = call_policy.advance(
-                state,
-                ratio,
-                balancing_policy.taken_class(candidate, now),
-                favoured_waiting=favoured_waiting,
-                normal_waiting=normal_waiting,
-            )
-            window.favoured_run, window.normal_run = advanced.favoured_run, advanced.normal_run
-            service = await _announce_call(session, hall, window, ticket, now)
-            await balancing.evaluate_tidal(session, hall, now)
-            await outbox.commit(session)
-            return WindowResult(window, ticket, service)
-        if not raced:
+        if not ranked:
             break  # nothing here for this window (the policy passed every head over)
-        # Every head we saw was taken by other windows meanwhile: look at the queue again
-        # rather than tell this window nobody waits.
+        ticket = await _take(
+            session,
+            hall,
+            window,
+            [c.ticket_id for c in ranked],
+            principal=principal,
+            now=now,
+            detail={"by": "call_next"},
+        )
+        if ticket is None:
+            # Every head we saw was taken by other windows meanwhile: look at the queue
+            # again, further down, rather than tell this window nobody waits.
+            continue
+        candidate = next(c for c in ranked if c.ticket_id == ticket.id)
+        advanced = call_policy.advance(
+            state,
+            ratio,
+            balancing_policy.taken_class(candidate, now),
+            favoured_waiting=favoured_waiting,
+            normal_waiting=normal_waiting,
+        )
+        window.favoured_run, window.normal_run = advanced.favoured_run, advanced.normal_run
+        service = await _announce_call(session, hall, window, ticket, now)
+        await balancing.evaluate_tidal(session, hall, now)
+        await outbox.commit(session)
+        return WindowResult(window, ticket, service)
     if finished:
         # The ticket in hand is finished even though nobody else waits.
         outbox.stage(session, hall.id, "window.state", window_payload(window))
@@ -302,7 +317,7 @@ async def call_ticket(
         session,
         hall,
         window,
-        ticket_id,
+        [ticket_id],
         principal=principal,
         now=now,
         detail={"by": "call", "reason": reason},
