@@ -6,40 +6,47 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, cast
 
-from sqlalchemy import BigInteger, Table, and_, bindparam, func, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.tickets.models import Ticket, TicketCounter, TicketEvent
 from services.engine.tickets.states import OPEN_STATUSES, PriorityClass, TicketStatus
 
-_COUNTERS = cast(Table, TicketCounter.__table__)
 _TICKETS = cast(Table, Ticket.__table__)
 
 
-def _take_sequences_statement(dialect: Any, groups: int) -> Any:
-    # On the table, not the ORM class: an ORM insert would take the parameters
-    # for rows of attributes and drop the numbered ones.
-    insert = dialect.insert(_COUNTERS).values(
-        [
-            {
-                "hall_id": bindparam("hall_id"),
-                "service_id": bindparam(f"service_{i}"),
-                "business_date": bindparam(f"day_{i}", type_=_COUNTERS.c.business_date.type),
-                "last_sequence": bindparam(f"count_{i}"),
-            }
-            for i in range(groups)
-        ]
+def _take_sequences_statement(groups: int) -> Any:
+    # Plain SQL (the same on PostgreSQL and SQLite): the construct form of an
+    # upsert has no cache key, so it was compiled afresh on every issue.
+    rows = ", ".join(f"(:hall_id, :service_{i}, :day_{i}, :count_{i})" for i in range(groups))
+    return (
+        text(
+            "INSERT INTO ticket_counters (hall_id, service_id, business_date, last_sequence)"
+            f" VALUES {rows}"
+            " ON CONFLICT (hall_id, service_id, business_date)"
+            " DO UPDATE SET last_sequence = ticket_counters.last_sequence + excluded.last_sequence"
+            " RETURNING service_id, business_date, last_sequence"
+        )
+        .bindparams(*(bindparam(f"day_{i}", type_=Date) for i in range(groups)))
+        .columns(TicketCounter.service_id, TicketCounter.business_date, TicketCounter.last_sequence)
     )
-    return insert.on_conflict_do_update(
-        index_elements=["hall_id", "service_id", "business_date"],
-        set_={"last_sequence": _COUNTERS.c.last_sequence + insert.excluded.last_sequence},
-    ).returning(_COUNTERS.c.service_id, _COUNTERS.c.business_date, _COUNTERS.c.last_sequence)
 
 
-# Built once per dialect and number of service-days: taken on every issue.
-_TAKE_SEQUENCES: dict[tuple[str, int], Any] = {}
-_DIALECTS = {"postgresql": postgresql, "sqlite": sqlite}
+# Built once per number of service-days: taken on every issue.
+_TAKE_SEQUENCES: dict[int, Any] = {}
 
 
 async def take_sequences(
@@ -52,13 +59,9 @@ async def take_sequences(
     service's day; they are taken in the order given (callers sort it, so two
     transactions never wait on each other's rows).
     """
-    dialect = session.bind.dialect.name if session.bind else "postgresql"
-    key = (dialect, len(wanted))
-    statement = _TAKE_SEQUENCES.get(key)
+    statement = _TAKE_SEQUENCES.get(len(wanted))
     if statement is None:
-        statement = _TAKE_SEQUENCES[key] = _take_sequences_statement(
-            _DIALECTS[dialect], len(wanted)
-        )
+        statement = _TAKE_SEQUENCES[len(wanted)] = _take_sequences_statement(len(wanted))
     params: dict[str, Any] = {"hall_id": hall_id}
     for i, (service_id, day, count) in enumerate(wanted):
         params |= {f"service_{i}": service_id, f"day_{i}": day, f"count_{i}": count}
