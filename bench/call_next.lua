@@ -1,10 +1,11 @@
 -- wrk: call-next (顺呼) over the hall's windows with a gateway token. Each wrk thread keeps
--- to its own share of the windows, as each window has its own keypad in a hall.
+-- to its own share of the windows, as each window has its own keypad in a hall; bench/run.py
+-- runs one thread with one connection per window, so a window never calls twice at once.
 local token = os.getenv("JH_TOKEN")
 local hall = os.getenv("JH_HALL") or "bench"
 local windows = tonumber(os.getenv("JH_WINDOWS") or "40")
 local threads = tonumber(os.getenv("JH_THREADS") or "2")
--- wrk runs 2 threads (bench/run.py); with fewer windows than threads each still gets one.
+-- With fewer windows than threads each thread still gets one.
 local per = math.max(math.floor(windows / threads), 1)
 local started = 0
 local i = 0

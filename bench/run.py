@@ -255,13 +255,13 @@ def parse_wrk(out: str) -> dict[str, float]:
 
 
 def run_wrk(
-    url: str, script: str, clients: int, duration: int, env: dict[str, str]
+    url: str, script: str, clients: int, duration: int, env: dict[str, str], threads: int = 2
 ) -> dict[str, float]:
     out = subprocess.run(
         [
             need("wrk"),
             "-t",
-            "2",
+            str(threads),
             "-c",
             str(clients),
             "-d",
@@ -381,12 +381,20 @@ def main(argv: list[str] | None = None) -> int:
             )
             results["issue_paced"]["offered_rps"] = paced_rate
             asyncio.run(fill_queue(setup, CALL_NEXT_QUEUE))
+            # One wrk thread with one connection per window: a window's keypad calls
+            # again once its last call is answered, as in a hall.
             results["call_next"] = run_wrk(
                 url,
                 "call_next.lua",
                 40,
                 args.duration,
-                {"JH_TOKEN": setup.gateway_token, "JH_HALL": "bench", "JH_WINDOWS": "40"},
+                {
+                    "JH_TOKEN": setup.gateway_token,
+                    "JH_HALL": "bench",
+                    "JH_WINDOWS": "40",
+                    "JH_THREADS": "40",
+                },
+                threads=40,
             )
     if not args.skip_ws or args.only == "ws":
         try:
