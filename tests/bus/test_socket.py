@@ -420,3 +420,50 @@ async def test_other_websocket_paths_go_on_to_the_app(app, hall) -> None:  # typ
     with pytest.raises(Closed):
         async with ws:
             await ws.receive()
+
+
+class HeldHeadSource:
+    """The hub's outbox source with its reads of a hall's head held until released."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.release = asyncio.Event()
+
+    async def head(self, hall_id: int) -> int:
+        await self.release.wait()
+        head: int = await self.inner.head(hall_id)
+        return head
+
+    async def read(self, hall_id: int, after: int, upto: int | None = None) -> Any:
+        return await self.inner.read(hall_id, after, upto)
+
+
+async def test_first_screen_gets_events_committed_before_the_hub_read_the_head(
+    app, client, hall
+) -> None:  # type: ignore[no-untyped-def]
+    from services.engine.events.hub import EventHub
+    from services.engine.events.source import OutboxSource
+
+    await issue(client, hall)
+    held = HeldHeadSource(OutboxSource(app.state.sessionmaker))
+    app.state.hub = EventHub(held)
+    async with bus(app, hall) as ws:
+        snapshot = await ws.receive_kind("snapshot")
+        # Another engine issues a ticket after this snapshot, before this engine's hub
+        # has read the hall's head (its channel starts with the first screen).
+        async with app.state.sessionmaker() as session:
+            row = (
+                await session.execute(select(HallRow).where(HallRow.code == hall.code))
+            ).scalar_one()
+            outbox.stage(session, row.id, "queue.changed", {"service": "business", "waiting": 2})
+            await outbox.commit(session)
+        held.release.set()
+        missed = await ws.receive_kind("event", "live")
+        assert (missed["kind"], missed["seq"]) == ("event", snapshot["seq"] + 1)
+        assert missed["data"] == {"service": "business", "waiting": 2}
+        live = await ws.receive_kind("live")
+        assert live["seq"] == snapshot["seq"] + 1
+        # And it goes on live from there.
+        await issue(client, hall)
+        after = await ws.events(2)
+        assert [e["seq"] for e in after] == [snapshot["seq"] + 2, snapshot["seq"] + 3]

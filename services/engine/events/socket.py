@@ -340,6 +340,7 @@ class BusConnection:
         reason = ""
         try:
             await self.start()
+            await self.catch_up_with_hub()
             await self.send({"kind": "live", "seq": self.last, "heartbeat": self.heartbeat})
             await self._drain()  # what arrived while catching up
             self._busy = False
@@ -416,6 +417,17 @@ class BusConnection:
             self.last = since
             if not await self.replay(head):
                 await self.send_snapshot("since_too_old")
+
+    async def catch_up_with_hub(self) -> None:
+        """Send what the hub passed by before this client was counted in.
+
+        The first client of a hall starts the hall's channel in the hub, which
+        begins after the head it reads then: events committed between this
+        client's snapshot (or resume point) and that read reach no subscriber.
+        """
+        position = await self.hub.position(self.hall_id)
+        if position is not None and position > self.last and not await self.replay(position):
+            await self.send_snapshot("since_too_old")
 
     async def _position(self, since: int) -> tuple[int, int]:
         """The hall's head, and how many events after ``since`` are still retained."""
