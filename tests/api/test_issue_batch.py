@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from services.engine.core.errors import DuplicateOpenTicket, NotFound, QuotaExhausted
 from services.engine.events import outbox
@@ -22,7 +22,7 @@ from services.engine.tickets.service import (
     issue_batch_uncommitted,
 )
 from services.engine.tickets.states import PriorityClass, TicketSource
-from tests.conftest import Hall
+from tests.conftest import TEST_HALL, Hall, seed_hall
 
 API = "/api/v1/halls"
 
@@ -155,14 +155,15 @@ async def test_a_batch_of_only_refusals_writes_nothing(app, hall: Hall) -> None:
 async def test_kiosks_issuing_at_once_share_batches_and_each_gets_its_answer(
     client: httpx.AsyncClient, hall: Hall, app
 ) -> None:  # type: ignore[no-untyped-def]
-    async def issue(service: str) -> httpx.Response:
+    async def issue(i: int) -> httpx.Response:
         return await client.post(
-            f"{API}/{hall.code}/tickets", json={"service": service}, headers=hall.h("kiosk")
+            f"{API}/{hall.code}/tickets",
+            # A phone number of its own: each answer must be this request's own ticket.
+            json={"service": "estate" if i % 4 == 0 else "business", "phone": f"1380000{i:04d}"},
+            headers=hall.h("kiosk"),
         )
 
-    answers = await asyncio.gather(
-        *(issue("estate" if i % 4 == 0 else "business") for i in range(40))
-    )
+    answers = await asyncio.gather(*(issue(i) for i in range(40)))
     estate = [a for i, a in enumerate(answers) if i % 4 == 0]
     business = [a for i, a in enumerate(answers) if i % 4]
     assert sorted(a.json()["number"] for a in business) == [f"A{n:03d}" for n in range(1, 31)]
@@ -174,7 +175,59 @@ async def test_kiosks_issuing_at_once_share_batches_and_each_gets_its_answer(
         for a in estate
         if a.status_code == 409
     )
+    for i, answer in enumerate(answers):
+        if answer.status_code == 201:
+            assert answer.json()["phone_tail"] == f"{i:04d}"
     # Every answer is the ticket the database holds.
     async with app.state.sessionmaker() as session:
         held = dict((await session.execute(select(Ticket.id, Ticket.number))).all())
-    assert {a.json()["id"]: a.json()["number"] for a in answers if a.status_code == 201} == held
+        tails = dict((await session.execute(select(Ticket.id, Ticket.phone_tail))).all())
+        # Tickets of one batch are written by one commit: fewer commits than tickets.
+        commits = (
+            await session.execute(
+                select(func.count(func.distinct(HallEvent.created_at))).where(
+                    HallEvent.type == "ticket.issued"
+                )
+            )
+        ).scalar_one()
+    created = {a.json()["id"]: a.json() for a in answers if a.status_code == 201}
+    assert {i: t["number"] for i, t in created.items()} == held
+    assert {i: t["phone_tail"] for i, t in created.items()} == tails
+    assert commits < len(created), "kiosks issuing at once were not written together"
+
+
+async def period_quota_hall(app, client: httpx.AsyncClient, tmp_path) -> str:  # type: ignore[no-untyped-def]
+    """The test hall under another code with a service of 2 tickets per time window."""
+    text = TEST_HALL.read_text(encoding="utf-8") + (
+        '\n[[services]]\ncode = "permit"\nname = "许可"\nprefix = "P"\n'
+        '[[services.period_quotas]]\nhours = "00:00-24:00"\nlimit = 2\n'
+    )
+    hall_file = tmp_path / "quota-hall.toml"
+    hall_file.write_text(text, encoding="utf-8")
+    return (await seed_hall(app, client, hall_file, other_code="quotahall")).code
+
+
+async def test_a_refused_duplicate_takes_no_place_of_a_time_window_quota(
+    app, client: httpx.AsyncClient, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    code = await period_quota_hall(app, client, tmp_path)
+    outcomes = await write_batch(
+        app,
+        code,
+        [
+            kiosk("permit", person_hash="p"),
+            kiosk("permit", person_hash="p"),  # refused as a duplicate: no place taken
+            kiosk("permit"),
+            kiosk("permit"),  # the window's 2 places are gone
+        ],
+    )
+    assert [type(o).__name__ for o in outcomes] == [
+        "IssuedTicket",
+        "DuplicateOpenTicket",
+        "IssuedTicket",
+        "QuotaExhausted",
+    ]
+    assert [o.ticket.number for o in outcomes if isinstance(o, IssuedTicket)] == ["P001", "P002"]
+    # The window is full now, for the holder as for anyone (quotas are checked first).
+    again = await write_batch(app, code, [kiosk("permit", person_hash="p"), kiosk("permit")])
+    assert [o.code for o in again] == ["quota_exhausted", "quota_exhausted"]  # type: ignore[union-attr]

@@ -219,7 +219,7 @@ async def issue_batch_uncommitted(
         taken = 0
         for i in wanted:
             request = requests[i]
-            refusal: Refusal | None = await _quota_refusal(
+            quota_refusal, period = await _quota_refusal(
                 session,
                 hall,
                 service,
@@ -228,6 +228,7 @@ async def issue_batch_uncommitted(
                 first + taken,
                 taken_in_periods,
             )
+            refusal: Refusal | None = quota_refusal
             person = (service.id, request.person_hash) if request.person_hash else None
             if refusal is None and person is not None and person in held:
                 ticket_id, number = held[person]
@@ -243,6 +244,8 @@ async def issue_batch_uncommitted(
                 continue
             if person is not None and held is not _NOBODY:
                 first_of_person[person] = i
+            if period is not None:
+                taken_in_periods[period] += 1
             accepted.append((i, service, first + taken))
             taken += 1
         if taken < len(wanted):
@@ -307,25 +310,28 @@ async def _quota_refusal(
     now: datetime,
     sequence: int,
     taken_in_periods: dict[tuple[int, str], int],
-) -> QuotaExhausted | None:
+) -> tuple[QuotaExhausted | None, tuple[int, str] | None]:
     """The daily quota (每日限号) and the quota of the time window ``now`` falls in.
 
+    Returns the refusal, if any, and the time window the ticket counts against.
     ``taken_in_periods`` counts, per service and time window, the tickets issued
-    so far (read once, then kept up to date through the batch).
+    so far: read once, then kept up to date through the batch by the caller as
+    it accepts requests (a request refused later, as a duplicate, takes no place).
     """
     if request.reserved:
-        return None
+        return None, None
     if service.daily_quota is not None and sequence > service.daily_quota:
-        return QuotaExhausted(
+        refusal = QuotaExhausted(
             f"{service.name}: today's {service.daily_quota} tickets are all taken "
             "(号已取完, 可直接到窗口咨询)",
             service=service.code,
         )
+        return refusal, None
     tz = ZoneInfo(hall.timezone)
     local = now.astimezone(tz)
     period = quota_period_at([PeriodQuotaSpec(**q).quota() for q in service.period_quotas], local)
     if period is None:
-        return None
+        return None, None
     key = (service.id, f"{local.date()} {period.session}")
     if key not in taken_in_periods:
         midnight = datetime.combine(local.date(), time(0), tzinfo=tz)
@@ -336,13 +342,13 @@ async def _quota_refusal(
             midnight + timedelta(minutes=period.session.end),
         )
     if taken_in_periods[key] >= period.limit:
-        return QuotaExhausted(
+        refusal = QuotaExhausted(
             f"{service.name}: the {period.limit} tickets for {period.session} are all taken",
             service=service.code,
             period=str(period.session),
         )
-    taken_in_periods[key] += 1
-    return None
+        return refusal, None
+    return None, key
 
 
 async def _write_tickets(
