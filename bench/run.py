@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
             # As before the screens: the issue runs' rows are vacuumed first, so that
             # autovacuum does not take the cores while the windows are timed.
             asyncio.run(vacuum())
-            # One wrk thread with one connection per window: a window's keypad calls
+            # A wrk thread and a connection for each window: a window's keypad calls
             # again once its last call is answered, as in a hall.
             results["call_next"] = run_wrk(
                 url,

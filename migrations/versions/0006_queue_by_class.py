@@ -6,6 +6,9 @@ first few tickets of each service and class without sorting the whole queue.
 Tickets sent to one window (转移 to a window) get a small index of their own.
 Also joins the branches that 0003, 0004 and 0005 started.
 
+The indexes are built with the table locked for writes: on a database holding a
+long history of tickets, upgrade outside the halls' opening hours.
+
 Revision ID: 0006
 Revises: 0003, 0004, 0005
 Create Date: 2026-12-04 18:00:00

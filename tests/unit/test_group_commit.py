@@ -102,15 +102,19 @@ async def test_a_failed_batch_fails_all_its_requests_and_the_next_one_still_runs
     writer = Writer()
     first = submit(writer, "a")
     await writer.running(1)
-    failing = [submit(writer, x) for x in "bc"]
+    leader, member = submit(writer, "b"), submit(writer, "c")
     writer.finish(0)
     await writer.running(2)
     writer.fail_with = ConnectionError("database went away")
     later = submit(writer, "d")
     writer.finish(1)
-    for task in failing:
-        with pytest.raises(ConnectionError):
-            await task
+    with pytest.raises(ConnectionError):
+        await leader
+    # The others in the batch get a refusal of their own (503 problem+json), not the
+    # leader's exception.
+    with pytest.raises(BatchAborted) as aborted:
+        await member
+    assert isinstance(aborted.value.__cause__, ConnectionError)
     writer.fail_with = None
     await writer.running(3)
     writer.finish(2)
@@ -164,23 +168,42 @@ async def test_a_request_cancelled_as_the_lead_comes_to_it_never_stalls_the_line
     assert writer.batches == [["a"], ["after"]]
 
 
-async def test_the_batch_of_a_cancelled_leader_is_told_so_and_the_line_goes_on() -> None:
+async def test_a_cancelled_leader_lets_its_batch_finish_and_answer_the_others() -> None:
     writer = Writer()
     first = submit(writer, "a")
     await writer.running(1)
-    leader, follower = submit(writer, "b"), submit(writer, "c")
+    leader, member = submit(writer, "b"), submit(writer, "c")
     writer.finish(0)
     await writer.running(2)
     assert writer.batches[1] == ["b", "c"]
     later = submit(writer, "d")
     leader.cancel()
-    with pytest.raises(BatchAborted):
-        await follower
+    await settle()
+    assert not leader.done(), "the leader waits for its batch (it runs on its session)"
+    writer.finish(1)
+    assert await member == "done:c"
+    with pytest.raises(asyncio.CancelledError):
+        await leader
     assert await first == "done:a"
     await writer.running(3)
     writer.finish(2)
     assert await later == "done:d"
-    assert leader.cancelled()
+
+
+async def test_a_batch_stopped_as_a_whole_tells_its_members_so() -> None:
+    writer = Writer()
+    first = submit(writer, "a")
+    await writer.running(1)
+    leader, member = submit(writer, "b"), submit(writer, "c")
+    writer.finish(0)
+    await writer.running(2)
+    writer.fail_with = asyncio.CancelledError()  # the engine stopping mid-batch
+    writer.finish(1)
+    with pytest.raises(BatchAborted):
+        await member
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+    assert await first == "done:a"
 
 
 async def test_batches_are_capped() -> None:

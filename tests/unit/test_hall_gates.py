@@ -10,9 +10,9 @@ from services.engine.core.gates import hall_gate
 
 
 async def test_one_gate_per_hall_and_kind() -> None:
-    assert hall_gate("issue", 1) is hall_gate("issue", 1)
-    assert hall_gate("issue", 1) is not hall_gate("issue", 2)
-    assert hall_gate("issue", 1) is not hall_gate("commit", 1)
+    assert hall_gate("commit", 1) is hall_gate("commit", 1)
+    assert hall_gate("commit", 1) is not hall_gate("commit", 2)
+    assert hall_gate("commit", 1) is not hall_gate("other", 1)
 
 
 async def test_a_gate_lets_one_writer_of_a_hall_in_at_a_time() -> None:
@@ -21,7 +21,7 @@ async def test_a_gate_lets_one_writer_of_a_hall_in_at_a_time() -> None:
 
     async def writer(hall_id: int) -> None:
         nonlocal most
-        async with hall_gate("issue", hall_id):
+        async with hall_gate("commit", hall_id):
             inside.append(hall_id)
             most = max(most, inside.count(hall_id))
             await asyncio.sleep(0)  # yield inside the gate: others must wait
@@ -33,7 +33,7 @@ async def test_a_gate_lets_one_writer_of_a_hall_in_at_a_time() -> None:
 
 def test_gates_belong_to_their_event_loop() -> None:
     async def gate() -> asyncio.Lock:
-        return hall_gate("issue", 1)
+        return hall_gate("commit", 1)
 
     assert asyncio.run(gate()) is not asyncio.run(gate())
 

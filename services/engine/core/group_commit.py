@@ -9,18 +9,20 @@ line (the leader) runs the batch on its own session and commits once, every
 request of the batch gets its own outcome, and the first request still waiting
 leads the next batch. Nobody is answered before the commit that holds their
 change, so a batch is as durable as a single request, and a refusal of one
-request in a batch never touches the others.
+request in a batch never touches the others. A batch runs to its end even if
+its leader's request is cancelled meanwhile, and answers everyone in it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from services.engine.core.errors import BatchAborted
+from services.engine.core.errors import BatchAborted, Refusal
 from services.engine.core.loop_local import LoopLocal
 
 Item = TypeVar("Item")
@@ -81,39 +83,79 @@ async def submit(
         if answer is not _LEAD:
             return answer  # type: ignore[return-value]
     line.leading = True
-    return await _lead(line, entry, run, max_batch)  # type: ignore[arg-type]
+    try:
+        batch = _take_batch(line, entry, max_batch)
+    except BaseException:
+        _pass_lead(line)
+        raise
+    return await _lead(line, batch, run)  # type: ignore[arg-type]
 
 
-async def _lead(
-    line: _Line, own: _Entry[Item], run: BatchRun[Item, Outcome], max_batch: int
-) -> Outcome:
-    """Run one batch (the leader's request first), answer everyone in it, pass the lead on."""
+def _take_batch(line: _Line, own: _Entry[Item], max_batch: int) -> list[_Entry[Item]]:
+    """The leader's request and those waiting behind it, up to ``max_batch``."""
     assert line.waiting[0] is own, "the leader is the first in line"
     batch: list[_Entry[Item]] = [line.waiting.popleft()]  # type: ignore[list-item]
     while line.waiting and len(batch) < max_batch:
         queued = line.waiting.popleft()
         if not queued.answer.done():  # else cancelled while waiting: never written
             batch.append(queued)  # type: ignore[arg-type]
+    return batch
+
+
+async def _lead(line: _Line, batch: list[_Entry[Item]], run: BatchRun[Item, Outcome]) -> Outcome:
+    """Run a batch (the leader's request first) and give the leader its outcome.
+
+    The batch runs in a task of its own, which answers everyone in it and passes
+    the lead on: a leader stopped half-way (its request cancelled) neither
+    leaves the others without an answer nor tells them "failed" after their
+    tickets were committed.
+    """
+    written = asyncio.get_running_loop().create_task(_write(line, batch, run))
     try:
-        outcomes = await run([e.item for e in batch])
-    except BaseException as err:
-        for member in batch[1:]:
-            if not member.answer.done():
-                member.answer.set_exception(_shared_failure(err))
+        mine = await asyncio.shield(written)
+    except asyncio.CancelledError:
+        # The batch runs on the leader's session: let it end before the request does.
+        await _until_done(written)
         raise
-    finally:
-        _pass_lead(line)
-    for member, outcome in zip(batch[1:], outcomes[1:], strict=True):
-        if member.answer.done():  # its request was cancelled meanwhile
-            continue
-        if isinstance(outcome, Exception):
-            member.answer.set_exception(outcome)
-        else:
-            member.answer.set_result(outcome)
-    mine = outcomes[0]
     if isinstance(mine, Exception):
         raise mine
     return mine
+
+
+async def _write(
+    line: _Line, batch: list[_Entry[Item]], run: BatchRun[Item, Outcome]
+) -> Outcome | Exception:
+    """Run the batch, answer its members (all but the leader); the leader's outcome."""
+    try:
+        outcomes = list(await run([e.item for e in batch]))
+        if len(outcomes) != len(batch):
+            raise RuntimeError(f"a batch of {len(batch)} got {len(outcomes)} outcomes")
+    except BaseException as err:
+        for member in batch[1:]:
+            _answer(member, _failure_for_member(err))
+        raise
+    else:
+        for member, outcome in zip(batch[1:], outcomes[1:], strict=True):
+            _answer(member, outcome)
+        return outcomes[0]
+    finally:
+        _pass_lead(line)
+
+
+def _answer(member: _Entry[Item], outcome: object) -> None:
+    if member.answer.done():  # its request was cancelled meanwhile
+        return
+    if isinstance(outcome, BaseException):
+        member.answer.set_exception(outcome)
+    else:
+        member.answer.set_result(outcome)
+
+
+async def _until_done(task: asyncio.Task[Any]) -> None:
+    """Wait for ``task`` to end, whatever it ends with, even if cancelled meanwhile."""
+    while not task.done():
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(task)
 
 
 def _pass_lead(line: _Line) -> None:
@@ -135,9 +177,13 @@ def _leave(line: _Line, entry: _Entry[object]) -> None:
         _pass_lead(line)
 
 
-def _shared_failure(err: BaseException) -> BaseException:
-    """What a request learns when the batch it was in failed as a whole."""
-    if isinstance(err, Exception):
-        return err
-    # The leader was cancelled (the process is stopping) while the batch ran.
-    return BatchAborted("the engine stopped while this request was being written")
+def _failure_for_member(err: BaseException) -> BaseException:
+    """What a member of a batch learns when the batch failed as a whole (its own copy)."""
+    if isinstance(err, Refusal):
+        return type(err)(err.detail, **err.extra)
+    failure = BatchAborted(
+        "this request's batch could not be written (the engine is stopping or the "
+        "database failed); try again"
+    )
+    failure.__cause__ = err
+    return failure

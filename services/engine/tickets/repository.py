@@ -57,7 +57,7 @@ async def take_sequences(
     ``wanted`` holds (service id, business day, how many numbers). The counter
     rows stay locked until the transaction ends, which serialises issuers of a
     service's day; they are taken in the order given (callers sort it, so two
-    transactions never wait on each other's rows).
+    transactions locking several never deadlock).
     """
     statement = _TAKE_SEQUENCES.get(len(wanted))
     if statement is None:

@@ -139,6 +139,11 @@ async def issue_ticket(
             outbox.discard(session)
             await session.rollback()
             raise
+        # The other requests read the services they are answered with: not through
+        # this request's session.
+        for issued in outcomes:
+            if isinstance(issued, IssuedTicket) and issued.service in session:
+                session.expunge(issued.service)
         return outcomes
 
     issued = await group_commit.submit("issue", hall.id, request, write)

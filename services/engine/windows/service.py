@@ -145,22 +145,23 @@ async def _take(
     window: Window,
     ticket_ids: Sequence[int],
     *,
+    wait: bool,
     principal: Principal,
     now: datetime,
     detail: dict[str, Any],
 ) -> Ticket | None:
     """Call the first of these tickets still waiting.
 
-    One given ticket that another window is taking at this moment is waited for
-    (the answer is exact); among several, the first nobody is taking is called.
+    With ``wait``, a ticket another window is taking at this moment is waited
+    for (the answer is exact); without, the first one nobody is taking is called.
     """
     values = {"window_id": window.id, "staff_user_id": window.staff_user_id, "called_at": now}
-    if len(ticket_ids) == 1:
-        claimed = (
-            ticket_ids[0]
-            if await tickets_repo.claim_waiting(session, ticket_ids[0], values)
-            else None
-        )
+    claimed: int | None = None
+    if wait:
+        for ticket_id in ticket_ids:
+            if await tickets_repo.claim_waiting(session, ticket_id, values):
+                claimed = ticket_id
+                break
     else:
         claimed = await tickets_repo.claim_first_waiting(session, ticket_ids, values)
     if claimed is None:
@@ -217,10 +218,10 @@ async def _finish_in_hand(
     return True
 
 
-# Looks at the queue heads when windows calling at the same moment took all it saw,
-# each time further down the queue (the first few of each service and class are
-# what every window calling at that moment is taking too).
-CALL_NEXT_ROUNDS = 5
+# How many tickets of each service and class call-next reads from the head of the
+# queue, round after round: when windows calling at the same moment took all it saw,
+# it looks further down. The last round waits for tickets other windows are taking
+# (their call may still fail), so "nobody is waiting" is only said when true.
 HEADS_PER_GROUP = (5, 20, 80, 320, 1280)
 
 
@@ -241,7 +242,7 @@ async def call_next(
     view = await balancing.window_view(session, hall, window.id)
     ratio = rules_of(hall).ratio()
     state = call_policy.InterleaveState(window.favoured_run, window.normal_run)
-    for per_group in HEADS_PER_GROUP[:CALL_NEXT_ROUNDS]:
+    for round_number, per_group in enumerate(HEADS_PER_GROUP, start=1):
         rows = await tickets_repo.queue_heads(
             session,
             hall_id=hall.id,
@@ -261,6 +262,7 @@ async def call_next(
             hall,
             window,
             [c.ticket_id for c in ranked],
+            wait=round_number == len(HEADS_PER_GROUP),
             principal=principal,
             now=now,
             detail={"by": "call_next"},
@@ -318,6 +320,7 @@ async def call_ticket(
         hall,
         window,
         [ticket_id],
+        wait=True,
         principal=principal,
         now=now,
         detail={"by": "call", "reason": reason},
