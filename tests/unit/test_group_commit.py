@@ -51,6 +51,13 @@ def submit(writer: Writer, item: str, hall: int = 1, kind: str = "t", **kw: int)
     return asyncio.create_task(group_commit.submit(kind, hall, item, writer, **kw))
 
 
+async def first_batch_in_flight(writer: Writer) -> asyncio.Task:
+    """Request "a" leading a batch that has begun: what comes next waits behind it."""
+    first = submit(writer, "a")
+    await writer.running(1)
+    return first
+
+
 async def settle() -> None:
     """Let every ready task run until all of them wait on something."""
     for _ in range(20):
@@ -59,8 +66,7 @@ async def settle() -> None:
 
 async def test_requests_arriving_during_a_batch_go_together_in_the_next() -> None:
     writer = Writer()
-    first = submit(writer, "a")
-    await writer.running(1)
+    first = await first_batch_in_flight(writer)
     rest = [submit(writer, x) for x in "bcde"]
     await settle()
     assert writer.batches == [["a"]], "the others wait while the first batch is in flight"
@@ -85,8 +91,7 @@ async def test_halls_and_kinds_have_their_own_lines() -> None:
 
 async def test_a_refusal_reaches_only_its_own_request() -> None:
     writer = Writer()
-    first = submit(writer, "a")
-    await writer.running(1)
+    first = await first_batch_in_flight(writer)
     ok, refused = submit(writer, "b"), submit(writer, "refuse-c")
     writer.finish(0)
     await writer.running(2)
@@ -100,8 +105,7 @@ async def test_a_refusal_reaches_only_its_own_request() -> None:
 
 async def test_a_failed_batch_fails_all_its_requests_and_the_next_one_still_runs() -> None:
     writer = Writer()
-    first = submit(writer, "a")
-    await writer.running(1)
+    first = await first_batch_in_flight(writer)
     leader, member = submit(writer, "b"), submit(writer, "c")
     writer.finish(0)
     await writer.running(2)
@@ -125,8 +129,7 @@ async def test_a_failed_batch_fails_all_its_requests_and_the_next_one_still_runs
 
 async def test_a_request_cancelled_while_waiting_is_never_written() -> None:
     writer = Writer()
-    first = submit(writer, "a")
-    await writer.running(1)
+    first = await first_batch_in_flight(writer)
     gone, kept = submit(writer, "gone"), submit(writer, "kept")
     await settle()
     gone.cancel()
@@ -153,8 +156,7 @@ async def test_a_request_cancelled_while_waiting_is_never_written() -> None:
 )
 async def test_a_request_cancelled_as_the_lead_comes_to_it_never_stalls_the_line(when) -> None:  # type: ignore[no-untyped-def]
     writer = Writer()
-    first = submit(writer, "a")
-    await writer.running(1)
+    first = await first_batch_in_flight(writer)
     heir, after = submit(writer, "heir"), submit(writer, "after")
     await settle()
     writer.on_finish = when(heir)
@@ -170,8 +172,7 @@ async def test_a_request_cancelled_as_the_lead_comes_to_it_never_stalls_the_line
 
 async def test_a_cancelled_leader_lets_its_batch_finish_and_answer_the_others() -> None:
     writer = Writer()
-    first = submit(writer, "a")
-    await writer.running(1)
+    first = await first_batch_in_flight(writer)
     leader, member = submit(writer, "b"), submit(writer, "c")
     writer.finish(0)
     await writer.running(2)
@@ -192,8 +193,7 @@ async def test_a_cancelled_leader_lets_its_batch_finish_and_answer_the_others() 
 
 async def test_a_batch_stopped_as_a_whole_tells_its_members_so() -> None:
     writer = Writer()
-    first = submit(writer, "a")
-    await writer.running(1)
+    first = await first_batch_in_flight(writer)
     leader, member = submit(writer, "b"), submit(writer, "c")
     writer.finish(0)
     await writer.running(2)
