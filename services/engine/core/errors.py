@@ -126,7 +126,8 @@ class HallConfigInvalid(Refusal):
 
 
 class BatchAborted(Refusal):
-    """The request was queued in a batch whose leader stopped before answering it."""
+    """The batch this request was written in failed as a whole (engine stopping, database
+    failure): the request may be tried again."""
 
     status = 503
     code = "batch_aborted"

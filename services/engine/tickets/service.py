@@ -206,10 +206,11 @@ async def issue_batch_uncommitted(
         if (p := requests[i].person_hash)
     }
     # One open ticket per person and service (when the hall's rules ask for it).
+    one_per_person = rules_of(hall).one_open_ticket_per_person
     held = (
         await repository.open_tickets_of_people(session, hall.id, people)
-        if people and rules_of(hall).one_open_ticket_per_person
-        else _NOBODY
+        if people and one_per_person
+        else {}
     )
     taken_in_periods: dict[tuple[int, str], int] = {}
     # Tickets to write: (request index, service, sequence).
@@ -247,7 +248,7 @@ async def issue_batch_uncommitted(
             if refusal is not None:
                 outcomes[i] = refusal
                 continue
-            if person is not None and held is not _NOBODY:
+            if person is not None and one_per_person:
                 first_of_person[person] = i
             if period is not None:
                 taken_in_periods[period] += 1
@@ -274,9 +275,6 @@ async def issue_batch_uncommitted(
             ticket_id=taken_by.ticket.id,
         )
     return _answered(outcomes)
-
-
-_NOBODY: dict[tuple[int, str], tuple[int, str]] = {}  # the rule is off: nobody is held
 
 
 def _answered(outcomes: list[IssuedTicket | Refusal | None]) -> list[IssuedTicket | Refusal]:
@@ -383,9 +381,7 @@ async def _write_tickets(
         ours = in_batch[service.id]
         places.append(
             balancing.place_from_counts(
-                request.priority,
-                {c: waiting.get(c, 0) + ours.get(c, 0) for c in waiting.keys() | ours.keys()},
-                {c: earlier.get(c, 0) + ours.get(c, 0) for c in earlier.keys() | ours.keys()},
+                request.priority, _added(waiting, ours), _added(earlier, ours)
             )
         )
         ours[request.priority.value] = ours.get(request.priority.value, 0) + 1
@@ -432,19 +428,25 @@ async def _write_tickets(
             {**ticket_payload(ticket, service), "waiting_ahead": place.queued_before},
         )
         issued.append(IssuedTicket(ticket, service, place.queued_before, place.position))
-    for service_id in dict.fromkeys(service.id for _, service, _ in accepted):
-        service = next(s for _, s, _ in accepted if s.id == service_id)
-        waiting, _ = counts[max(nows)][service_id]
+    # One queue.changed per service, with its count after the batch (the waiting
+    # totals are the same whatever moment they were counted at).
+    for service in {service.id: service for _, service, _ in accepted}.values():
+        waiting, _ = next(iter(counts.values()))[service.id]
         outbox.stage(
             session,
             hall.id,
             "queue.changed",
             {
                 "service": service.code,
-                "waiting": sum(waiting.values()) + sum(in_batch[service_id].values()),
+                "waiting": sum(waiting.values()) + sum(in_batch[service.id].values()),
             },
         )
     return issued
+
+
+def _added(counts: dict[str, int], more: dict[str, int]) -> dict[str, int]:
+    """Counts per class, plus more of them."""
+    return {c: counts.get(c, 0) + more.get(c, 0) for c in counts.keys() | more.keys()}
 
 
 @dataclass(frozen=True)
