@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, cast
@@ -28,6 +29,7 @@ from services.engine.tickets.states import OPEN_STATUSES, PriorityClass, TicketS
 _TICKETS = cast(Table, Ticket.__table__)
 
 
+@functools.cache  # built once per number of service-days: taken on every issue
 def _take_sequences_statement(groups: int) -> Any:
     # Plain SQL (the same on PostgreSQL and SQLite): the construct form of an
     # upsert has no cache key, so it was compiled afresh on every issue.
@@ -45,10 +47,6 @@ def _take_sequences_statement(groups: int) -> Any:
     )
 
 
-# Built once per number of service-days: taken on every issue.
-_TAKE_SEQUENCES: dict[int, Any] = {}
-
-
 async def take_sequences(
     session: AsyncSession, hall_id: int, wanted: Sequence[tuple[int, date, int]]
 ) -> dict[tuple[int, date], int]:
@@ -59,9 +57,7 @@ async def take_sequences(
     service's day; they are taken in the order given (callers sort it, so two
     transactions locking several never deadlock).
     """
-    statement = _TAKE_SEQUENCES.get(len(wanted))
-    if statement is None:
-        statement = _TAKE_SEQUENCES[len(wanted)] = _take_sequences_statement(len(wanted))
+    statement = _take_sequences_statement(len(wanted))
     params: dict[str, Any] = {"hall_id": hall_id}
     for i, (service_id, day, count) in enumerate(wanted):
         params |= {f"service_{i}": service_id, f"day_{i}": day, f"count_{i}": count}
@@ -215,6 +211,7 @@ async def waiting_counts(session: AsyncSession, hall_id: int) -> dict[int, int]:
     return {int(service_id): int(count) for service_id, count in rows.all()}
 
 
+@functools.cache
 def _queue_heads_statement(services: int) -> Any:
     # Plain SQL, built once per number of services: a statement of this size
     # built and keyed afresh on every call cost more than running it.
@@ -239,9 +236,6 @@ def _queue_heads_statement(services: int) -> Any:
     )
 
 
-_QUEUE_HEADS: dict[int, Any] = {}
-
-
 async def queue_heads(
     session: AsyncSession,
     *,
@@ -257,9 +251,7 @@ async def queue_heads(
     cost does not grow with the length of the queue.
     """
     services = sorted(set(service_ids))
-    statement = _QUEUE_HEADS.get(len(services))
-    if statement is None:
-        statement = _QUEUE_HEADS[len(services)] = _queue_heads_statement(len(services))
+    statement = _queue_heads_statement(len(services))
     params: dict[str, Any] = {"hall_id": hall_id, "window_id": window_id, "per_group": per_group}
     params.update({f"service_{i}": service_id for i, service_id in enumerate(services)})
     return (await session.execute(statement, params)).all()
