@@ -148,6 +148,23 @@ def cmd_device_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_device_revoke(args: argparse.Namespace) -> int:
+    from services.engine.auth import service
+    from services.engine.core.errors import Refusal
+
+    async def work(session: AsyncSession) -> None:
+        hall = await _hall(session, args.hall)
+        await service.revoke_device(session=session, hall=hall, name=args.name)
+
+    try:
+        _run_db(work)
+    except Refusal as err:
+        print(err.detail, file=sys.stderr)
+        return 2
+    print(f"device {args.name} revoked: its token no longer works")
+    return 0
+
+
 def cmd_partner_add(args: argparse.Namespace) -> int:
     from services.engine.core.errors import Refusal
     from services.engine.partners.service import add_partner
@@ -243,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     device_add.add_argument("--kind", choices=["kiosk", "gateway", "display"], required=True)
     device_add.add_argument("--name", required=True)
     device_add.set_defaults(func=cmd_device_add)
+    device_revoke = device.add_parser("revoke", help="stop a device's token from working")
+    device_revoke.add_argument("--hall", required=True)
+    device_revoke.add_argument("--name", required=True)
+    device_revoke.set_defaults(func=cmd_device_revoke)
 
     devices = sub.add_parser("devices", help="device tools").add_subparsers(
         dest="devices_command", required=True

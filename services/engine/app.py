@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 import services.engine.models  # noqa: F401  (every table known to the ORM)
+from services.engine.auth.cache import AccessCache
 from services.engine.auth.router import router as auth_router
 from services.engine.balancing.router import router as balancing_router
 from services.engine.bookings.router import partner_router as partner_bookings_router
@@ -64,6 +65,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = make_sessionmaker(engine)
+    # Live only while the PostgreSQL listener runs (bus.start): auth/cache.py.
+    app.state.access_cache = AccessCache()
     bus.install(app, settings)
     app.state.webhook_worker = WebhookWorker(app.state.sessionmaker, settings)
     install_problem_handlers(app)

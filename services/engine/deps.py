@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2Pas
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.auth import service as auth_service
+from services.engine.auth.cache import AccessCache
 from services.engine.auth.permissions import Capability, Principal, authorise
 from services.engine.config import Settings
 from services.engine.core.errors import Unauthorized
@@ -59,7 +60,13 @@ async def end_read(session: AsyncSession) -> None:
         await session.commit()
 
 
+def access_cache(request: Request) -> AccessCache:
+    cache: AccessCache = request.app.state.access_cache
+    return cache
+
+
 async def get_principal(
+    request: Request,
     session: SessionDep,
     settings: SettingsDep,
     staff_token: Annotated[str | None, Depends(oauth2_scheme)],
@@ -69,7 +76,7 @@ async def get_principal(
     if not token:
         raise Unauthorized("a bearer token is required")
     principal = await auth_service.principal_from_token(
-        session=session, token=token, secret=settings.secret_key
+        session=session, token=token, secret=settings.secret_key, cache=access_cache(request)
     )
     await end_read(session)
     return principal
@@ -87,8 +94,16 @@ class HallAccess:
 
 
 def hall_access(capability: Capability) -> Callable[..., Awaitable[HallAccess]]:
-    async def dependency(hall: str, session: SessionDep, principal: CurrentPrincipal) -> HallAccess:
-        found = await get_hall(session=session, code=hall)
+    async def dependency(
+        request: Request, hall: str, session: SessionDep, principal: CurrentPrincipal
+    ) -> HallAccess:
+        # A hall kept by the access cache is shared by requests: read it, never change it.
+        cache = access_cache(request)
+        found = cache.hall(hall)
+        if found is None:
+            generation = cache.generation
+            found = await get_hall(session=session, code=hall)
+            cache.keep_hall(found, generation)
         authorise(principal, capability, found.id)
         await end_read(session)
         return HallAccess(found, principal)

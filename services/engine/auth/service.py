@@ -8,10 +8,11 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.auth import security
+from services.engine.auth.cache import AccessCache
 from services.engine.auth.models import Device, User
 from services.engine.auth.permissions import DeviceKind, Principal, Role
 from services.engine.core.db import utcnow
-from services.engine.core.errors import Refusal, Unauthorized, ValidationFailed
+from services.engine.core.errors import NotFound, Refusal, Unauthorized, ValidationFailed
 from services.engine.halls.models import Hall
 
 
@@ -41,24 +42,43 @@ _DEVICE_BY_TOKEN_HASH = select(
 ).where(Device.token_hash == bindparam("token_hash"))
 
 
-async def principal_from_token(*, session: AsyncSession, token: str, secret: str) -> Principal:
-    """Resolve a bearer token: a device token, or a staff JWT."""
+async def principal_from_token(
+    *, session: AsyncSession, token: str, secret: str, cache: AccessCache | None = None
+) -> Principal:
+    """Resolve a bearer token: a device token, or a staff JWT.
+
+    A staff token's signature and expiry are checked on every request; the
+    account (or device) behind it is read from ``cache`` while it holds it.
+    """
+    device_hash: str | None = None
+    user_id = 0
     if token.startswith(security.DEVICE_TOKEN_PREFIX):
+        device_hash = security.device_token_hash(token)
+        key = f"device:{device_hash}"
+    else:
+        claims = security.decode_access_token(token, secret=secret)
+        if claims is None:
+            raise Unauthorized("invalid or expired token")
+        user_id = int(claims["sub"])
+        key = f"user:{user_id}"
+    if cache is not None and (kept := cache.principal(key)) is not None:
+        return kept
+    generation = cache.generation if cache is not None else 0
+    if device_hash is not None:
         device = (
-            await session.execute(
-                _DEVICE_BY_TOKEN_HASH, {"token_hash": security.device_token_hash(token)}
-            )
+            await session.execute(_DEVICE_BY_TOKEN_HASH, {"token_hash": device_hash})
         ).one_or_none()
         if device is None or not device.active:
             raise Unauthorized("unknown or revoked device token")
-        return Principal("device", device.id, device.kind, device.hall_id, device.name)
-    claims = security.decode_access_token(token, secret=secret)
-    if claims is None:
-        raise Unauthorized("invalid or expired token")
-    user = await session.get(User, int(claims["sub"]))
-    if user is None or not user.active:
-        raise Unauthorized("account disabled")
-    return Principal("user", user.id, user.role, user.hall_id, user.username)
+        principal = Principal("device", device.id, device.kind, device.hall_id, device.name)
+    else:
+        user = await session.get(User, user_id)
+        if user is None or not user.active:
+            raise Unauthorized("account disabled")
+        principal = Principal("user", user.id, user.role, user.hall_id, user.username)
+    if cache is not None:
+        cache.keep_principal(key, principal, generation)
+    return principal
 
 
 async def touch_device(*, session: AsyncSession, device_id: int) -> None:
@@ -116,3 +136,15 @@ async def add_device(
     session.add(device)
     await session.commit()
     return NewDevice(device, token)
+
+
+async def revoke_device(*, session: AsyncSession, hall: Hall, name: str) -> Device:
+    """Stop a device's token from working (a kiosk replaced, a token leaked)."""
+    device = (
+        await session.execute(select(Device).where(Device.hall_id == hall.id, Device.name == name))
+    ).scalar_one_or_none()
+    if device is None:
+        raise NotFound(f"no device {name!r} in hall {hall.code}")
+    device.active = False
+    await session.commit()
+    return device

@@ -37,7 +37,9 @@ async def start(app: FastAPI) -> None:
     """At start-up: LISTEN (PostgreSQL) and the periodic outbox pruning."""
     settings: Settings = app.state.settings
     if not settings.is_sqlite:
-        listener = PgListener(asyncpg_dsn(settings.database_url), app.state.hub)
+        listener = PgListener(
+            asyncpg_dsn(settings.database_url), app.state.hub, access=app.state.access_cache
+        )
         await listener.start()
         app.state.listener = listener
     app.state.pruner = asyncio.get_running_loop().create_task(

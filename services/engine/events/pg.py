@@ -6,6 +6,10 @@ and when, the transaction commits. Every engine
 process LISTENs on a dedicated asyncpg connection and tells its hub that the
 hall has reached that sequence number; the hub reads the rows it has not seen
 from the outbox. Nothing but numbers travels in the notification.
+
+The same connection LISTENs on ``jiaohao_access``, where triggers announce
+changes to devices, staff accounts and halls: the access cache (auth/cache.py)
+forgets what it kept, and keeps nothing while the connection is down.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ import asyncio
 import logging
 from typing import Any
 
+from services.engine.auth.cache import AccessCache
 from services.engine.events.hub import EventHub
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "jiaohao_events"
+ACCESS_CHANNEL = "jiaohao_access"  # migration 0007's triggers
 APPLICATION_NAME = "jiaohao-listener"  # how the LISTEN connection shows in pg_stat_activity
 
 
@@ -37,9 +43,17 @@ def asyncpg_dsn(database_url: str) -> str:
 class PgListener:
     """LISTENs on a dedicated connection; reconnects with backoff and resyncs the hub."""
 
-    def __init__(self, dsn: str, hub: EventHub, *, max_backoff: float = 10.0) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        hub: EventHub,
+        *,
+        access: AccessCache | None = None,
+        max_backoff: float = 10.0,
+    ) -> None:
         self._dsn = dsn
         self._hub = hub
+        self._access = access
         self._max_backoff = max_backoff
         self._task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
@@ -69,6 +83,10 @@ class PgListener:
         self.notifications += 1
         self._hub.notify(*parsed)
 
+    def _on_access_change(self, _conn: Any, _pid: int, _channel: str, _payload: str) -> None:
+        if self._access is not None:
+            self._access.changed()
+
     def _on_lost(self, _conn: Any) -> None:
         self._lost.set()
 
@@ -85,6 +103,10 @@ class PgListener:
                 )
                 connection.add_termination_listener(self._on_lost)
                 await connection.add_listener(CHANNEL, self._on_notify)
+                await connection.add_listener(ACCESS_CHANNEL, self._on_access_change)
+                if self._access is not None:
+                    # From here on every change is heard: keeping is safe.
+                    self._access.set_live(True)
                 self._lost.clear()
                 self.disconnected.clear()
                 self.connected.set()
@@ -100,6 +122,8 @@ class PgListener:
             except Exception as err:  # any failure: the server restarted, the network dropped
                 log.warning("event listener: connection failed (%r); retrying", err)
             finally:
+                if self._access is not None:
+                    self._access.set_live(False)
                 self.connected.clear()
                 self.disconnected.set()
                 if connection is not None and not connection.is_closed():

@@ -1,0 +1,101 @@
+"""Callers and halls already checked against the database, kept while it says nothing changed.
+
+Every request names its caller (a bearer token) and its hall (a code in the
+path). Reading both from the database took a connection, a transaction and two
+queries per request: at a busy kiosk bank, more than the ticket itself. This
+process keeps what it read only while it is sure to hear of a change:
+
+- PostgreSQL announces every change to devices, staff accounts and halls on the
+  ``jiaohao_access`` channel (triggers of migration 0007, so a change from the
+  CLI, another engine process or psql is announced too); the event listener
+  (events/pg.py) forgets everything kept when one arrives;
+- while the listener has no connection, nothing is kept or used: a change
+  made meanwhile would go unheard;
+- a reading that began before a change was announced is not kept (the
+  generation check), so a revocation cannot be undone by a slow request.
+
+On SQLite (one process, no announcements) the cache is never live: every
+request reads the database, as before. A token that is refused is never kept.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from sqlalchemy.orm import make_transient_to_detached
+
+from services.engine.auth.permissions import Principal
+from services.engine.halls.models import Hall
+
+# More callers than any city's halls have: past it, start again rather than grow.
+MAX_ENTRIES = 10_000
+
+# The hall columns a request may read from the kept hall. Not event_seq: it
+# moves with every event; reading it from a kept hall raises instead of lying.
+_HALL_COLUMNS = tuple(c.key for c in Hall.__table__.columns if c.key != "event_seq")
+
+
+class AccessCache:
+    """Principals by token and halls by code, valid until the database announces a change."""
+
+    def __init__(self) -> None:
+        self._live = False
+        self._generation = 0
+        self._principals: dict[str, Principal] = {}
+        self._halls: dict[str, Hall] = {}
+        # How many announcements arrived (tests wait on it; no clock involved).
+        self.announcements = 0
+
+    @property
+    def live(self) -> bool:
+        return self._live
+
+    @property
+    def generation(self) -> int:
+        """Taken before a database read; the reading is kept only if it is unchanged after."""
+        return self._generation
+
+    def set_live(self, live: bool) -> None:
+        """The listener got (True) or lost (False) its connection: start from nothing."""
+        self._live = live
+        self.forget()
+
+    def changed(self) -> None:
+        """The database announced a change to devices, staff accounts or halls."""
+        self.announcements += 1
+        self.forget()
+
+    def forget(self) -> None:
+        self._generation += 1
+        self._principals.clear()
+        self._halls.clear()
+
+    def principal(self, key: str) -> Principal | None:
+        return self._principals.get(key) if self._live else None
+
+    def keep_principal(self, key: str, principal: Principal, generation: int) -> None:
+        if self._usable(generation, self._principals):
+            self._principals[key] = principal
+
+    def hall(self, code: str) -> Hall | None:
+        return self._halls.get(code) if self._live else None
+
+    def keep_hall(self, hall: Hall, generation: int) -> None:
+        if self._usable(generation, self._halls):
+            self._halls[hall.code] = detached_copy(hall)
+
+    def _usable(self, generation: int, entries: dict[str, Any]) -> bool:
+        if not self._live or generation != self._generation:
+            return False
+        if len(entries) >= MAX_ENTRIES:
+            entries.clear()
+        return True
+
+
+def detached_copy(hall: Hall) -> Hall:
+    """A hall of no session, shared by requests that only read it."""
+    values = {key: copy.deepcopy(getattr(hall, key)) for key in _HALL_COLUMNS}
+    kept = Hall(**values)
+    make_transient_to_detached(kept)
+    return kept

@@ -1,0 +1,235 @@
+"""Callers and halls an engine process keeps, and forgets when PostgreSQL announces a change.
+
+The engine here runs its lifespan, so its LISTEN connection (and with it the
+access cache) is live, as in production. Changes are made the way an operator
+makes them: from another connection, or with the ``jiaohao`` command.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from services.engine.app import create_app
+from services.engine.auth.cache import AccessCache
+from services.engine.auth.security import device_token_hash
+from tests.api.test_cli import Cli
+from tests.conftest import Hall, _asyncpg_dsn, _empty_tables, make_settings, seed_hall
+
+API = "/api/v1/halls"
+
+
+@pytest.fixture
+async def live_app(postgres_url: str) -> AsyncIterator[Any]:
+    await _empty_tables(postgres_url)
+    app = create_app(make_settings(postgres_url))
+    async with app.router.lifespan_context(app):
+        assert app.state.access_cache.live, "the listener is connected once start-up is done"
+        yield app
+
+
+@pytest.fixture
+async def live_client(live_app: Any) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=live_app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+async def live_hall(live_app: Any, live_client: httpx.AsyncClient) -> Hall:
+    return await seed_hall(live_app, live_client)
+
+
+def announcement(cache: AccessCache, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
+    """Set once the listener hands the cache its next announcement."""
+    heard = asyncio.Event()
+    forget = cache.changed
+
+    def changed() -> None:
+        forget()
+        heard.set()
+
+    monkeypatch.setattr(cache, "changed", changed)
+    return heard
+
+
+async def heard(event: asyncio.Event) -> None:
+    await asyncio.wait_for(event.wait(), 10)
+
+
+async def sql(url: str, statement: str, *args: object) -> None:
+    """A change from outside the engine, as psql or another process makes it."""
+    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        await conn.execute(statement, *args)
+    finally:
+        await conn.close()
+
+
+async def issue(client: httpx.AsyncClient, hall: Hall, who: str = "kiosk") -> httpx.Response:
+    return await client.post(
+        f"{API}/{hall.code}/tickets", json={"service": "business"}, headers=hall.h(who)
+    )
+
+
+def token_of(hall: Hall, who: str) -> str:
+    return hall.h(who)["Authorization"].removeprefix("Bearer ")
+
+
+@pytest.mark.postgres
+async def test_a_device_revoked_from_outside_is_refused_once_announced(
+    live_app: Any,
+    live_client: httpx.AsyncClient,
+    live_hall: Hall,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache: AccessCache = live_app.state.access_cache
+    assert (await issue(live_client, live_hall)).status_code == 201
+    # The kiosk and its hall are kept: the next request reads neither.
+    key = f"device:{device_token_hash(token_of(live_hall, 'kiosk'))}"
+    assert cache.principal(key) is not None
+    assert cache.hall(live_hall.code) is not None
+
+    announced = announcement(cache, monkeypatch)
+    await sql(postgres_url, "UPDATE devices SET active = false WHERE kind = 'kiosk'")
+    await heard(announced)
+
+    refused = await issue(live_client, live_hall)
+    assert refused.status_code == 401
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["code"] == "unauthorized"
+    # Others were forgotten too, and are read again: still allowed.
+    assert (await issue(live_client, live_hall, "staff")).status_code == 201
+
+
+@pytest.mark.postgres
+async def test_a_disabled_staff_account_is_refused_though_its_token_has_not_expired(
+    live_app: Any,
+    live_client: httpx.AsyncClient,
+    live_hall: Hall,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache: AccessCache = live_app.state.access_cache
+    assert (await issue(live_client, live_hall, "staff")).status_code == 201
+    announced = announcement(cache, monkeypatch)
+    await sql(postgres_url, "UPDATE users SET active = false WHERE role = 'staff'")
+    await heard(announced)
+    assert (await issue(live_client, live_hall, "staff")).status_code == 401
+
+
+@pytest.mark.postgres
+async def test_a_hall_changed_from_outside_is_read_again(
+    live_app: Any,
+    live_client: httpx.AsyncClient,
+    live_hall: Hall,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache: AccessCache = live_app.state.access_cache
+    read = await live_client.get(f"{API}/{live_hall.code}", headers=live_hall.h("staff"))
+    assert read.status_code == 200
+    assert cache.hall(live_hall.code) is not None
+    announced = announcement(cache, monkeypatch)
+    await sql(postgres_url, "UPDATE halls SET notice = 'closed at noon' WHERE code = 'testhall'")
+    await heard(announced)
+    again = await live_client.get(f"{API}/{live_hall.code}", headers=live_hall.h("staff"))
+    assert again.json()["notice"] == "closed at noon"
+
+
+@pytest.mark.postgres
+async def test_tickets_and_device_contact_announce_nothing(
+    live_app: Any,
+    live_client: httpx.AsyncClient,
+    live_hall: Hall,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every issue moves the hall's event numbers and devices report in all day: the
+    kept callers must survive both, or the cache would be emptied on every request."""
+    cache: AccessCache = live_app.state.access_cache
+    before = cache.announcements
+    announced = announcement(cache, monkeypatch)
+    for _ in range(3):
+        assert (await issue(live_client, live_hall)).status_code == 201
+    await sql(postgres_url, "UPDATE devices SET last_seen_at = now()")
+    # A change that is announced, committed after all of the above: once it is
+    # heard, anything they announced would have been heard before it.
+    await sql(postgres_url, "UPDATE users SET username = username || '-x' WHERE role = 'admin'")
+    await heard(announced)
+    assert cache.announcements == before + 1
+
+
+@pytest.mark.postgres
+async def test_nothing_is_kept_while_the_listener_is_down(
+    live_app: Any,
+    live_client: httpx.AsyncClient,
+    live_hall: Hall,
+    postgres_url: str,
+) -> None:
+    cache: AccessCache = live_app.state.access_cache
+    assert (await issue(live_client, live_hall)).status_code == 201
+    await live_app.state.listener.stop()
+    assert not cache.live
+    assert cache.hall(live_hall.code) is None
+    # Unheard, the revocation still holds at once: every request reads the database.
+    await sql(postgres_url, "UPDATE devices SET active = false WHERE kind = 'kiosk'")
+    assert (await issue(live_client, live_hall)).status_code == 401
+    assert (await issue(live_client, live_hall, "staff")).status_code == 201
+
+
+@pytest.mark.postgres
+async def test_the_revoke_command_stops_a_serving_engine_from_taking_the_token(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An operator revokes a lost kiosk's token with ``jiaohao device revoke`` while
+    the engine runs: its next request is refused."""
+    await _empty_tables(postgres_url)
+    cli = Cli(postgres_url, tmp_path, None)
+    app = create_app(make_settings(postgres_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            hall = await seed_hall(app, client)
+            assert (await issue(client, hall)).status_code == 201
+            cache: AccessCache = app.state.access_cache
+            announced = announcement(cache, monkeypatch)
+            done = await asyncio.to_thread(
+                cli, "device", "revoke", "--hall", hall.code, "--name", f"{hall.code}-kiosk"
+            )
+            assert done.returncode == 0, done.stderr
+            assert "revoked" in done.stdout
+            await heard(announced)
+            assert (await issue(client, hall)).status_code == 401
+            missing = await asyncio.to_thread(
+                cli, "device", "revoke", "--hall", hall.code, "--name", "no-such-kiosk"
+            )
+            assert missing.returncode == 2 and "no device" in missing.stderr
+
+
+async def test_on_sqlite_nothing_is_kept_and_a_revocation_holds_at_once(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """One-PC stations: no announcements, so every request reads the database."""
+    await _empty_tables(sqlite_url)
+    cli = Cli(sqlite_url, tmp_path, None)
+    app = create_app(make_settings(sqlite_url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            hall = await seed_hall(app, client)
+            assert (await issue(client, hall)).status_code == 201
+            assert not app.state.access_cache.live
+            assert app.state.access_cache.hall(hall.code) is None
+            done = await asyncio.to_thread(
+                cli, "device", "revoke", "--hall", hall.code, "--name", f"{hall.code}-kiosk"
+            )
+            assert done.returncode == 0, done.stderr
+            assert (await issue(client, hall)).status_code == 401
