@@ -4,7 +4,11 @@ Engine processes keep the callers and halls they have checked (auth/cache.py)
 until the database announces a change on the ``jiaohao_access`` channel. These
 triggers make the announcement whoever writes: the engine, the CLI, psql. The
 columns that move on their own (a device's last_seen_at, a hall's event_seq)
-announce nothing. SQLite has no such channel: there the engine keeps nothing.
+are left out of the watched columns, so they announce nothing; a later
+migration that adds a column to these tables must add it to its trigger (a
+test checks). An engine goes live with its cache only once it has found all
+these triggers enabled. SQLite has no such channel: there the engine keeps
+nothing.
 
 Revision ID: 0007
 Revises: 0006
@@ -20,8 +24,23 @@ down_revision: str | Sequence[str] | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# Table -> the column whose changes alone are not announced.
-_TABLES = {"devices": "last_seen_at", "users": None, "halls": "event_seq"}
+# Table -> the columns whose updates are announced (all but those that move on their own).
+WATCHED = {
+    "devices": ("id", "hall_id", "kind", "name", "token_hash", "active", "created_at"),
+    "users": ("id", "hall_id", "username", "password_hash", "role", "active", "created_at"),
+    "halls": (
+        "id",
+        "code",
+        "name",
+        "timezone",
+        "hours",
+        "rules",
+        "tidal",
+        "notice",
+        "created_at",
+        "updated_at",
+    ),
+}
 
 
 def upgrade() -> None:
@@ -38,15 +57,11 @@ def upgrade() -> None:
         END $$
         """
     )
-    for table, moving in _TABLES.items():
-        changed = (
-            f"(to_jsonb(OLD) - '{moving}') IS DISTINCT FROM (to_jsonb(NEW) - '{moving}')"
-            if moving
-            else "OLD IS DISTINCT FROM NEW"
-        )
+    for table, columns in WATCHED.items():
+        # UPDATE OF: the columns named in the statement's SET, without comparing rows.
         op.execute(
-            f"CREATE TRIGGER {table}_access_update AFTER UPDATE ON {table} "
-            f"FOR EACH ROW WHEN ({changed}) EXECUTE FUNCTION jiaohao_access_changed()"
+            f"CREATE TRIGGER {table}_access_update AFTER UPDATE OF {', '.join(columns)} "
+            f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION jiaohao_access_changed()"
         )
         op.execute(
             f"CREATE TRIGGER {table}_access_delete AFTER DELETE OR TRUNCATE ON {table} "
@@ -57,7 +72,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    for table in _TABLES:
+    for table in WATCHED:
         op.execute(f"DROP TRIGGER {table}_access_update ON {table}")
         op.execute(f"DROP TRIGGER {table}_access_delete ON {table}")
     op.execute("DROP FUNCTION jiaohao_access_changed()")

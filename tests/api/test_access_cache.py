@@ -214,6 +214,86 @@ async def test_the_revoke_command_stops_a_serving_engine_from_taking_the_token(
             assert missing.returncode == 2 and "no device" in missing.stderr
 
 
+async def listener_backend_terminated(app: Any, url: str) -> None:
+    """Cut the engine's LISTEN connection as a server restart would; wait for its return."""
+    listener = app.state.listener
+    await sql(
+        url,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+        "WHERE application_name = 'jiaohao-listener' AND datname = current_database()",
+    )
+    await asyncio.wait_for(listener.disconnected.wait(), 10)
+    await asyncio.wait_for(listener.connected.wait(), 10)
+
+
+@pytest.mark.postgres
+async def test_after_the_listener_reconnects_changes_are_heard_again(
+    live_app: Any,
+    live_client: httpx.AsyncClient,
+    live_hall: Hall,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache: AccessCache = live_app.state.access_cache
+    assert (await issue(live_client, live_hall)).status_code == 201
+    await listener_backend_terminated(live_app, postgres_url)
+    assert cache.live
+    assert cache.hall(live_hall.code) is None, "what was kept before the cut is forgotten"
+    assert (await issue(live_client, live_hall)).status_code == 201
+    # A device deleted (not only deactivated) is announced too.
+    announced = announcement(cache, monkeypatch)
+    await sql(postgres_url, "DELETE FROM devices WHERE kind = 'kiosk'")
+    await heard(announced)
+    assert (await issue(live_client, live_hall)).status_code == 401
+
+
+@pytest.mark.postgres
+async def test_with_a_trigger_disabled_nothing_is_kept(
+    live_app: Any, live_client: httpx.AsyncClient, live_hall: Hall, postgres_url: str
+) -> None:
+    """A change nobody would announce (a restore with triggers off, a trigger dropped):
+    the engine finds it out when it connects and keeps nothing."""
+    cache: AccessCache = live_app.state.access_cache
+    await sql(postgres_url, "ALTER TABLE devices DISABLE TRIGGER devices_access_update")
+    try:
+        await listener_backend_terminated(live_app, postgres_url)
+        assert not cache.live
+        assert (await issue(live_client, live_hall)).status_code == 201
+        assert cache.hall(live_hall.code) is None
+        await sql(postgres_url, "UPDATE devices SET active = false WHERE kind = 'kiosk'")
+        assert (await issue(live_client, live_hall)).status_code == 401
+    finally:
+        await sql(postgres_url, "ALTER TABLE devices ENABLE TRIGGER devices_access_update")
+    await listener_backend_terminated(live_app, postgres_url)
+    assert cache.live
+
+
+@pytest.mark.postgres
+async def test_every_column_but_those_that_move_on_their_own_is_watched(
+    postgres_url: str,
+) -> None:
+    """A column added to devices, users or halls without adding it to its trigger would
+    change what a kept caller or hall says without anyone hearing of it."""
+    from services.engine.auth.models import Device, User
+    from services.engine.halls.models import Hall as HallRow
+
+    moving = {"devices": {"last_seen_at"}, "users": set(), "halls": {"event_seq"}}
+    conn = await asyncpg.connect(_asyncpg_dsn(postgres_url))
+    try:
+        for model in (Device, User, HallRow):
+            table = model.__table__.name
+            rows = await conn.fetch(
+                "SELECT a.attname FROM pg_trigger t JOIN pg_attribute a "
+                "ON a.attrelid = t.tgrelid AND a.attnum = ANY(t.tgattr::int2[]) "
+                "WHERE t.tgname = $1",
+                f"{table}_access_update",
+            )
+            watched = {r["attname"] for r in rows}
+            assert watched == {c.name for c in model.__table__.columns} - moving[table], table
+    finally:
+        await conn.close()
+
+
 async def test_on_sqlite_nothing_is_kept_and_a_revocation_holds_at_once(
     sqlite_url: str, tmp_path: Path
 ) -> None:

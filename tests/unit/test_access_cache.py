@@ -105,3 +105,17 @@ def test_the_cache_starts_again_rather_than_grow_without_end(
     for key in ("a", "b", "c"):
         cache.keep_principal(key, KIOSK, cache.generation)
     assert [cache.principal(k) is not None for k in ("a", "b", "c")] == [False, False, True]
+
+
+def test_what_is_kept_is_read_again_after_a_minute_announced_or_not() -> None:
+    now = [100.0]
+    cache = AccessCache(clock=lambda: now[0])
+    cache.set_live(True)
+    cache.keep_principal("device:a", KIOSK, cache.generation)
+    cache.keep_hall(a_hall(), cache.generation)
+    now[0] += cache_module.MAX_AGE_SECONDS - 0.5
+    assert cache.principal("device:a") == KIOSK
+    assert cache.hall("east") is not None
+    now[0] += 0.5
+    assert cache.principal("device:a") is None
+    assert cache.hall("east") is None

@@ -12,7 +12,10 @@ process keeps what it read only while it is sure to hear of a change:
 - while the listener has no connection, nothing is kept or used: a change
   made meanwhile would go unheard;
 - a reading that began before a change was announced is not kept (the
-  generation check), so a revocation cannot be undone by a slow request.
+  generation check), so a revocation cannot be undone by a slow request;
+- the listener also checks every few seconds that the announcing triggers are
+  there and enabled, and whatever is kept is read again after MAX_AGE_SECONDS
+  anyway: a change that went unannounced all the same is not kept for long.
 
 On SQLite (one process, no announcements) the cache is never live: every
 request reads the database, as before. A token that is refused is never kept.
@@ -21,6 +24,8 @@ request reads the database, as before. A token that is refused is never kept.
 from __future__ import annotations
 
 import copy
+import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.orm import make_transient_to_detached
@@ -30,6 +35,8 @@ from services.engine.halls.models import Hall
 
 # More callers than any city's halls have: past it, start again rather than grow.
 MAX_ENTRIES = 10_000
+# Read again after this long, announced or not (a bound, should an announcement be missed).
+MAX_AGE_SECONDS = 60.0
 
 # The hall columns a request may read from the kept hall. Not event_seq: it
 # moves with every event; reading it from a kept hall raises instead of lying.
@@ -39,11 +46,13 @@ _HALL_COLUMNS = tuple(c.key for c in Hall.__table__.columns if c.key != "event_s
 class AccessCache:
     """Principals by token and halls by code, valid until the database announces a change."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._live = False
         self._generation = 0
-        self._principals: dict[str, Principal] = {}
-        self._halls: dict[str, Hall] = {}
+        # Key -> (what was read, when it was read).
+        self._principals: dict[str, tuple[Principal, float]] = {}
+        self._halls: dict[str, tuple[Hall, float]] = {}
         # How many announcements arrived (tests wait on it; no clock involved).
         self.announcements = 0
 
@@ -72,18 +81,30 @@ class AccessCache:
         self._halls.clear()
 
     def principal(self, key: str) -> Principal | None:
-        return self._principals.get(key) if self._live else None
+        return self._fresh(self._principals, key)
 
     def keep_principal(self, key: str, principal: Principal, generation: int) -> None:
         if self._usable(generation, self._principals):
-            self._principals[key] = principal
+            self._principals[key] = (principal, self._clock())
 
     def hall(self, code: str) -> Hall | None:
-        return self._halls.get(code) if self._live else None
+        return self._fresh(self._halls, code)
 
     def keep_hall(self, hall: Hall, generation: int) -> None:
         if self._usable(generation, self._halls):
-            self._halls[hall.code] = detached_copy(hall)
+            self._halls[hall.code] = (detached_copy(hall), self._clock())
+
+    def _fresh(self, entries: dict[str, tuple[Any, float]], key: str) -> Any:
+        if not self._live:
+            return None
+        kept = entries.get(key)
+        if kept is None:
+            return None
+        value, read_at = kept
+        if self._clock() - read_at >= MAX_AGE_SECONDS:
+            del entries[key]
+            return None
+        return value
 
     def _usable(self, generation: int, entries: dict[str, Any]) -> bool:
         if not self._live or generation != self._generation:

@@ -25,6 +25,18 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "jiaohao_events"
 ACCESS_CHANNEL = "jiaohao_access"  # migration 0007's triggers
+# migration 0007's triggers: the access cache is live only while all are enabled.
+ACCESS_TRIGGERS = tuple(
+    f"{table}_access_{what}"
+    for table in ("devices", "users", "halls")
+    for what in ("update", "delete")
+)
+_ENABLED_ACCESS_TRIGGERS = """
+    SELECT tgname FROM pg_trigger
+    WHERE tgname = ANY($1::text[]) AND tgenabled <> 'D'
+      AND tgrelid IN (to_regclass('devices'), to_regclass('users'), to_regclass('halls'))
+"""
+WATCH_SECONDS = 15.0
 APPLICATION_NAME = "jiaohao-listener"  # how the LISTEN connection shows in pg_stat_activity
 
 
@@ -54,6 +66,7 @@ class PgListener:
         self._dsn = dsn
         self._hub = hub
         self._access = access
+        self._access_off_logged = False
         self._max_backoff = max_backoff
         self._task: asyncio.Task[None] | None = None
         self._lost = asyncio.Event()
@@ -97,6 +110,8 @@ class PgListener:
         first = True
         while True:
             connection = None
+            # Before connecting: a loss reported while connecting must not be erased.
+            self._lost.clear()
             try:
                 connection = await asyncpg.connect(
                     self._dsn, timeout=10, server_settings={"application_name": APPLICATION_NAME}
@@ -104,10 +119,8 @@ class PgListener:
                 connection.add_termination_listener(self._on_lost)
                 await connection.add_listener(CHANNEL, self._on_notify)
                 await connection.add_listener(ACCESS_CHANNEL, self._on_access_change)
-                if self._access is not None:
-                    # From here on every change is heard: keeping is safe.
-                    self._access.set_live(True)
-                self._lost.clear()
+                # From here on every change is heard, if the triggers are there to announce it.
+                await self._check_access(connection)
                 self.disconnected.clear()
                 self.connected.set()
                 if not first:
@@ -138,7 +151,29 @@ class PgListener:
         """Return when the connection is lost (checked by a cheap query now and then)."""
         while True:
             try:
-                await asyncio.wait_for(self._lost.wait(), 15)
+                await asyncio.wait_for(self._lost.wait(), WATCH_SECONDS)
                 return
             except TimeoutError:
-                await asyncio.wait_for(connection.execute("SELECT 1"), 5)
+                await asyncio.wait_for(self._check_access(connection), 5)
+
+    async def _check_access(self, connection: Any) -> None:
+        """Let the access cache keep callers only while every announcing trigger is enabled.
+
+        Checked at each connection and every WATCH_SECONDS after: a migration run
+        later turns the cache on; a trigger dropped or disabled turns it off.
+        """
+        if self._access is None:
+            await connection.execute("SELECT 1")
+            return
+        rows = await connection.fetch(_ENABLED_ACCESS_TRIGGERS, list(ACCESS_TRIGGERS))
+        announced = {row["tgname"] for row in rows} == set(ACCESS_TRIGGERS)
+        if connection.is_closed() or self._lost.is_set():
+            announced = False
+        if not announced and not self._access_off_logged:
+            log.error(
+                "access cache off: the triggers that announce changes to devices, "
+                "accounts and halls are missing or disabled (run `jiaohao migrate`)"
+            )
+        self._access_off_logged = not announced
+        if announced != self._access.live:
+            self._access.set_live(announced)
