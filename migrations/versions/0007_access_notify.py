@@ -1,14 +1,15 @@
-"""access notify: PostgreSQL announces changes to devices, staff accounts and halls
+"""access notify: PostgreSQL announces changes to devices, accounts, halls and services
 
-Engine processes keep the callers and halls they have checked (auth/cache.py)
+Engine processes keep the callers, halls and services they have read (auth/cache.py)
 until the database announces a change on the ``jiaohao_access`` channel. These
 triggers make the announcement whoever writes: the engine, the CLI, psql. The
 columns that move on their own (a device's last_seen_at, a hall's event_seq)
 are left out of the watched columns, so they announce nothing; a later
 migration that adds a column to these tables must add it to its trigger (a
-test checks). An engine goes live with its cache only once it has found all
-these triggers enabled. SQLite has no such channel: there the engine keeps
-nothing.
+test checks). Services have no such column: any change to them is announced,
+a service added too (the cache holds a hall's whole list). An engine goes live
+with its cache only once it has found all these triggers enabled. SQLite has
+no such channel: there the engine keeps nothing.
 
 Revision ID: 0007
 Revises: 0006
@@ -67,11 +68,17 @@ def upgrade() -> None:
             f"CREATE TRIGGER {table}_access_delete AFTER DELETE OR TRUNCATE ON {table} "
             "FOR EACH STATEMENT EXECUTE FUNCTION jiaohao_access_changed()"
         )
+    op.execute(
+        "CREATE TRIGGER services_access_change "
+        "AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON services "
+        "FOR EACH STATEMENT EXECUTE FUNCTION jiaohao_access_changed()"
+    )
 
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.execute("DROP TRIGGER services_access_change ON services")
     for table in WATCHED:
         op.execute(f"DROP TRIGGER {table}_access_update ON {table}")
         op.execute(f"DROP TRIGGER {table}_access_delete ON {table}")

@@ -65,6 +65,9 @@ def access_cache(request: Request) -> AccessCache:
     return cache
 
 
+AccessCacheDep = Annotated[AccessCache, Depends(access_cache)]
+
+
 async def get_principal(
     request: Request,
     session: SessionDep,

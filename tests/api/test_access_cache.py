@@ -214,6 +214,43 @@ async def test_the_revoke_command_stops_a_serving_engine_from_taking_the_token(
             assert missing.returncode == 2 and "no device" in missing.stderr
 
 
+@pytest.mark.postgres
+async def test_a_service_retired_or_added_from_outside_is_read_again(
+    live_app: Any,
+    live_client: httpx.AsyncClient,
+    live_hall: Hall,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The issue batch reads the hall's services from the cache: a service retired or
+    added by a hall file applied elsewhere must reach the next ticket."""
+    cache: AccessCache = live_app.state.access_cache
+    assert (await issue(live_client, live_hall)).status_code == 201
+    kept_hall = cache.hall(live_hall.code)
+    assert kept_hall is not None and cache.services(kept_hall.id) is not None
+    announced = announcement(cache, monkeypatch)
+    await sql(postgres_url, "UPDATE services SET active = false WHERE code = 'business'")
+    await heard(announced)
+    retired = await issue(live_client, live_hall)
+    assert retired.status_code == 409, retired.text
+    assert retired.json()["code"] == "service_unavailable"
+
+    announced = announcement(cache, monkeypatch)
+    await sql(
+        postgres_url,
+        "INSERT INTO services (hall_id, code, name, prefix, number_width, period_quotas, "
+        "target_wait_minutes, average_handle_minutes, sort_order, active) "
+        "SELECT hall_id, 'newdesk', '新业务', 'N', 3, '[]', 20, 8.0, 99, true "
+        "FROM services WHERE code = 'business'",
+    )
+    await heard(announced)
+    added = await live_client.post(
+        f"{API}/{live_hall.code}/tickets", json={"service": "newdesk"}, headers=live_hall.h("kiosk")
+    )
+    assert added.status_code == 201, added.text
+    assert added.json()["number"].startswith("N")
+
+
 async def listener_backend_terminated(app: Any, url: str) -> None:
     """Cut the engine's LISTEN connection as a server restart would; wait for its return."""
     listener = app.state.listener
@@ -278,6 +315,7 @@ async def test_every_column_but_those_that_move_on_their_own_is_watched(
     from services.engine.halls.models import Hall as HallRow
 
     moving = {"devices": {"last_seen_at"}, "users": set(), "halls": {"event_seq"}}
+    # Services have no column that moves on its own: every change of them is announced.
     conn = await asyncpg.connect(_asyncpg_dsn(postgres_url))
     try:
         for model in (Device, User, HallRow):

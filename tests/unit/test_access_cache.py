@@ -119,3 +119,34 @@ def test_what_is_kept_is_read_again_after_a_minute_announced_or_not() -> None:
     now[0] += 0.5
     assert cache.principal("device:a") is None
     assert cache.hall("east") is None
+
+
+def test_a_halls_services_are_kept_as_copies_of_no_session() -> None:
+    from services.engine.halls.models import Service
+
+    cache = AccessCache()
+    cache.set_live(True)
+    loaded = [
+        Service(
+            id=3,
+            hall_id=1,
+            code="tax",
+            name="税务",
+            prefix="T",
+            number_width=3,
+            daily_quota=200,
+            period_quotas=[{"start": "09:00", "end": "12:00", "quota": 80}],
+            hours=None,
+            target_wait_minutes=20,
+            average_handle_minutes=8.0,
+            sort_order=0,
+            active=True,
+        )
+    ]
+    cache.keep_services(1, loaded, cache.generation)
+    kept = cache.services(1)
+    assert kept is not None and [s.code for s in kept] == ["tax"]
+    assert kept[0] is not loaded[0] and inspect(kept[0]).detached
+    assert (kept[0].daily_quota, kept[0].period_quotas[0]["quota"]) == (200, 80)
+    cache.changed()
+    assert cache.services(1) is None

@@ -1,11 +1,13 @@
 """Callers and halls already checked against the database, kept while it says nothing changed.
 
 Every request names its caller (a bearer token) and its hall (a code in the
-path). Reading both from the database took a connection, a transaction and two
-queries per request: at a busy kiosk bank, more than the ticket itself. This
-process keeps what it read only while it is sure to hear of a change:
+path), and every ticket issued reads the hall's services. Reading them from the
+database took a connection, a transaction and three queries per request: at a
+busy kiosk bank, more than the ticket itself. This process keeps what it read
+only while it is sure to hear of a change:
 
-- PostgreSQL announces every change to devices, staff accounts and halls on the
+- PostgreSQL announces every change to devices, staff accounts, halls and
+  services on the
   ``jiaohao_access`` channel (triggers of migration 0007, so a change from the
   CLI, another engine process or psql is announced too); the event listener
   (events/pg.py) forgets everything kept when one arrives;
@@ -25,26 +27,28 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy.orm import make_transient_to_detached
 
 from services.engine.auth.permissions import Principal
-from services.engine.halls.models import Hall
+from services.engine.halls.models import Hall, Service
 
 # More callers than any city's halls have: past it, start again rather than grow.
 MAX_ENTRIES = 10_000
 # Read again after this long, announced or not (a bound, should an announcement be missed).
 MAX_AGE_SECONDS = 60.0
 
-# The hall columns a request may read from the kept hall. Not event_seq: it
-# moves with every event; reading it from a kept hall raises instead of lying.
-_HALL_COLUMNS = tuple(c.key for c in Hall.__table__.columns if c.key != "event_seq")
+# Not a hall's event_seq: it moves with every event; reading it from a kept
+# hall raises instead of lying.
+_MOVING: dict[type[Any], frozenset[str]] = {Hall: frozenset({"event_seq"})}
+
+Row = TypeVar("Row", Hall, Service)
 
 
 class AccessCache:
-    """Principals by token and halls by code, valid until the database announces a change."""
+    """Principals by token, halls by code and their services, till a change is announced."""
 
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
@@ -53,6 +57,7 @@ class AccessCache:
         # Key -> (what was read, when it was read).
         self._principals: dict[str, tuple[Principal, float]] = {}
         self._halls: dict[str, tuple[Hall, float]] = {}
+        self._services: dict[int, tuple[list[Service], float]] = {}
         # How many announcements arrived (tests wait on it; no clock involved).
         self.announcements = 0
 
@@ -79,6 +84,7 @@ class AccessCache:
         self._generation += 1
         self._principals.clear()
         self._halls.clear()
+        self._services.clear()
 
     def principal(self, key: str) -> Principal | None:
         return self._fresh(self._principals, key)
@@ -94,7 +100,15 @@ class AccessCache:
         if self._usable(generation, self._halls):
             self._halls[hall.code] = (detached_copy(hall), self._clock())
 
-    def _fresh(self, entries: dict[str, tuple[Any, float]], key: str) -> Any:
+    def services(self, hall_id: int) -> list[Service] | None:
+        """Every service of the hall, retired ones too (as the issue batch reads them)."""
+        return self._fresh(self._services, hall_id)
+
+    def keep_services(self, hall_id: int, services: Sequence[Service], generation: int) -> None:
+        if self._usable(generation, self._services):
+            self._services[hall_id] = ([detached_copy(s) for s in services], self._clock())
+
+    def _fresh(self, entries: dict[Any, tuple[Any, float]], key: Any) -> Any:
         if not self._live:
             return None
         kept = entries.get(key)
@@ -106,7 +120,7 @@ class AccessCache:
             return None
         return value
 
-    def _usable(self, generation: int, entries: dict[str, Any]) -> bool:
+    def _usable(self, generation: int, entries: dict[Any, Any]) -> bool:
         if not self._live or generation != self._generation:
             return False
         if len(entries) >= MAX_ENTRIES:
@@ -114,9 +128,15 @@ class AccessCache:
         return True
 
 
-def detached_copy(hall: Hall) -> Hall:
-    """A hall of no session, shared by requests that only read it."""
-    values = {key: copy.deepcopy(getattr(hall, key)) for key in _HALL_COLUMNS}
-    kept = Hall(**values)
+def detached_copy(row: Row) -> Row:
+    """A copy of no session, shared by requests that only read it."""
+    model = type(row)
+    leave_out = _MOVING.get(model, frozenset())
+    values = {
+        c.key: copy.deepcopy(getattr(row, c.key))
+        for c in model.__table__.columns
+        if c.key not in leave_out
+    }
+    kept = model(**values)
     make_transient_to_detached(kept)
     return kept

@@ -8,7 +8,7 @@ hall has reached that sequence number; the hub reads the rows it has not seen
 from the outbox. Nothing but numbers travels in the notification.
 
 The same connection LISTENs on ``jiaohao_access``, where triggers announce
-changes to devices, staff accounts and halls: the access cache (auth/cache.py)
+changes to devices, staff accounts, halls and services: the access cache (auth/cache.py)
 forgets what it kept, and keeps nothing while the connection is down.
 """
 
@@ -26,15 +26,19 @@ log = logging.getLogger(__name__)
 CHANNEL = "jiaohao_events"
 ACCESS_CHANNEL = "jiaohao_access"  # migration 0007's triggers
 # migration 0007's triggers: the access cache is live only while all are enabled.
-ACCESS_TRIGGERS = tuple(
-    f"{table}_access_{what}"
-    for table in ("devices", "users", "halls")
-    for what in ("update", "delete")
+ACCESS_TRIGGERS = (
+    *(
+        f"{table}_{what}"
+        for table in ("devices", "users", "halls")
+        for what in ("access_update", "access_delete")
+    ),
+    "services_access_change",
 )
 _ENABLED_ACCESS_TRIGGERS = """
     SELECT tgname FROM pg_trigger
     WHERE tgname = ANY($1::text[]) AND tgenabled <> 'D'
-      AND tgrelid IN (to_regclass('devices'), to_regclass('users'), to_regclass('halls'))
+      AND tgrelid IN (to_regclass('devices'), to_regclass('users'), to_regclass('halls'),
+                      to_regclass('services'))
 """
 WATCH_SECONDS = 15.0
 APPLICATION_NAME = "jiaohao-listener"  # how the LISTEN connection shows in pg_stat_activity

@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from services.engine.config import Settings
-from services.engine.deps import CancelAccess, IssueAccess, ReadAccess, SessionDep, SettingsDep
+from services.engine.deps import (
+    AccessCacheDep,
+    CancelAccess,
+    IssueAccess,
+    ReadAccess,
+    SessionDep,
+    SettingsDep,
+)
 from services.engine.halls.models import Hall
 from services.engine.public.signing import status_url as signed_status_url
 from services.engine.tickets import service
@@ -66,7 +73,11 @@ def to_out(view: service.TicketView, status_url: str | None = None) -> TicketOut
 
 @router.post("/tickets", status_code=status.HTTP_201_CREATED, response_model=TicketOut)
 async def issue_ticket(
-    body: IssueTicketIn, access: IssueAccess, session: SessionDep, settings: SettingsDep
+    body: IssueTicketIn,
+    access: IssueAccess,
+    session: SessionDep,
+    settings: SettingsDep,
+    cache: AccessCacheDep,
 ) -> TicketOut:
     """取号: take the next number of a service."""
     issued = await service.issue_ticket(
@@ -79,6 +90,7 @@ async def issue_ticket(
         pii_key=settings.pii_key,
         id_number=body.id_number,
         phone=body.phone,
+        cache=cache,
     )
     return to_out(
         service.TicketView(

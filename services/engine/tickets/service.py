@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.engine.auth.cache import AccessCache
 from services.engine.auth.permissions import Principal
 from services.engine.balancing import repository as balancing_repo
 from services.engine.balancing import service as balancing
@@ -111,6 +112,7 @@ async def issue_ticket(
     id_number: str | None = None,
     phone: str | None = None,
     now: datetime | None = None,
+    cache: AccessCache | None = None,
 ) -> IssuedTicket:
     """Issue the next number of a service, inside its hours and quotas.
 
@@ -133,7 +135,9 @@ async def issue_ticket(
 
     async def write(batch: Sequence[IssueRequest]) -> list[IssuedTicket | Refusal]:
         try:
-            outcomes = await issue_batch_uncommitted(session=session, hall=hall, requests=batch)
+            outcomes = await issue_batch_uncommitted(
+                session=session, hall=hall, requests=batch, cache=cache
+            )
             await outbox.commit(session)
         except BaseException:
             outbox.discard(session)
@@ -166,7 +170,11 @@ async def issue_ticket_uncommitted(
 
 
 async def issue_batch_uncommitted(
-    *, session: AsyncSession, hall: Hall, requests: Sequence[IssueRequest]
+    *,
+    session: AsyncSession,
+    hall: Hall,
+    requests: Sequence[IssueRequest],
+    cache: AccessCache | None = None,
 ) -> list[IssuedTicket | Refusal]:
     """Issue tickets of one hall in the session's transaction, in the order given.
 
@@ -175,7 +183,7 @@ async def issue_batch_uncommitted(
     ticket is written. Nothing is committed here.
     """
     batch_now = utcnow()
-    services = {s.code: s for s in await halls_repo.services_of(session, hall.id)}
+    services = {s.code: s for s in await _services_of(session, hall, cache)}
     outcomes: list[IssuedTicket | Refusal | None] = [None] * len(requests)
     # Refusals that need no lock: unknown or retired service, closed hours.
     groups: dict[tuple[int, date], list[int]] = {}
@@ -275,6 +283,20 @@ async def issue_batch_uncommitted(
             ticket_id=taken_by.ticket.id,
         )
     return _answered(outcomes)
+
+
+async def _services_of(
+    session: AsyncSession, hall: Hall, cache: AccessCache | None
+) -> Sequence[Service]:
+    """The hall's services, retired ones too: from the access cache while it holds them."""
+    kept = cache.services(hall.id) if cache is not None else None
+    if kept is not None:
+        return kept
+    generation = cache.generation if cache is not None else 0
+    services = await halls_repo.services_of(session, hall.id)
+    if cache is not None:
+        cache.keep_services(hall.id, services, generation)
+    return services
 
 
 def _answered(outcomes: list[IssuedTicket | Refusal | None]) -> list[IssuedTicket | Refusal]:
