@@ -278,3 +278,59 @@ async def test_bus_client_rides_out_an_engine_restart(database_url: str, tmp_pat
         await asyncio.gather(follower, return_exceptions=True)
         await other.state.engine.dispose()
         engine.stop()
+
+
+async def refused_within(
+    http: httpx.AsyncClient, engine: EngineProcess, hall: Hall, seconds: float
+) -> int:
+    """Issue with the kiosk until the engine refuses it (bounded); the attempts it took."""
+    deadline = time.monotonic() + seconds
+    for attempt in range(1, 10_000):
+        response = await http.post(
+            f"{engine.base_url}{API}/{hall.code}/tickets",
+            json={"service": "business"},
+            headers=hall.h("kiosk"),
+        )
+        if response.status_code == 401:
+            assert response.json()["code"] == "unauthorized"
+            return attempt
+        assert response.status_code == 201, response.text
+        assert time.monotonic() < deadline, f"{engine.base_url} still takes a revoked token"
+        await asyncio.sleep(0.02)
+    raise AssertionError("unreachable")
+
+
+async def test_a_token_revoked_by_the_command_is_refused_by_every_engine_process(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Two engine processes each keep the kiosk they have checked; ``jiaohao device
+    revoke`` run beside them reaches both through PostgreSQL, well before the cache's
+    one-minute limit."""
+    from tests.api.test_cli import Cli
+
+    await _empty_tables(postgres_url)
+    hall = await seeded(postgres_url)
+    a = EngineProcess(postgres_url, tmp_path, "engine-a")
+    b = EngineProcess(postgres_url, tmp_path, "engine-b")
+    try:
+        await start(a, b)
+        async with httpx.AsyncClient(timeout=10) as http:
+            for engine in (a, b, a, b):
+                await issue(http, engine, hall)
+            done = await asyncio.to_thread(
+                Cli(postgres_url, tmp_path, None),
+                "device",
+                "revoke",
+                "--hall",
+                hall.code,
+                "--name",
+                f"{hall.code}-kiosk",
+            )
+            assert done.returncode == 0, done.stderr
+            for engine in (a, b):
+                await refused_within(http, engine, hall, seconds=5)
+    finally:
+        a.stop()
+        b.stop()
+    for engine in (a, b):
+        assert "Traceback" not in engine.log(), engine.log()
