@@ -65,7 +65,12 @@ def access_cache(request: Request) -> AccessCache:
     return cache
 
 
-AccessCacheDep = Annotated[AccessCache, Depends(access_cache)]
+async def get_access_cache(request: Request) -> AccessCache:
+    # async, as get_settings_dep: no worker-thread hop per request.
+    return access_cache(request)
+
+
+AccessCacheDep = Annotated[AccessCache, Depends(get_access_cache)]
 
 
 async def get_principal(
