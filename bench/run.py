@@ -478,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         for at_rate in results["issue_at_rate"].values():
             rows.append(
                 (
-                    f"engine issue, 32 kiosks at {at_rate['offered_rps']:g} req/s",
+                    f"engine issue, 32 kiosks offering {at_rate['offered_rps']:g} req/s",
                     f"{at_rate['rps']:.0f} req/s, p50 {at_rate.get('p50_ms', 0):.1f} ms, "
                     f"p90 {at_rate.get('p90_ms', 0):.1f} ms, "
                     f"p99 {at_rate.get('p99_ms', 0):.1f} ms",
