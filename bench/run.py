@@ -186,6 +186,9 @@ def engine_processes(count: int, workers: int) -> Iterator[tuple[list[str], list
         # 20 (and as many again in overflow) per process: the server's 100
         # connections hold two processes at their peak next to pgbench's leftovers.
         "JIAOHAO_DATABASE_POOL_SIZE": "20",
+        # The paced kiosks wait up to ~15 s between citizens: keep their connections, or
+        # wrk counts each one the engine closed meanwhile as a read error.
+        "JIAOHAO_HTTP_KEEP_ALIVE_SECONDS": "75",
     }
     procs: list[subprocess.Popen[bytes]] = []
     urls: list[str] = []

@@ -56,6 +56,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_per_message_deflate=False,
         ws_max_queue=8,
         proxy_headers=True,
+        timeout_keep_alive=settings.http_keep_alive_seconds,
     )
     return 0
 

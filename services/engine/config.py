@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     # uvicorn's WebSocket implementation (measured: no difference per idle socket)
     # ("wsproto" needs `pip install wsproto`).
     ws_impl: Literal["auto", "websockets", "websockets-sansio", "wsproto"] = "auto"
+    # How long an idle HTTP connection is kept open (a kiosk between two citizens).
+    http_keep_alive_seconds: int = Field(default=5, ge=1)
     # Outbox rows older than this are pruned.
     event_retention_days: int = Field(default=7, ge=1)
     event_prune_interval_seconds: float = Field(default=3600, gt=0)
