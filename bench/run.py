@@ -484,7 +484,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"engine issue, 32 kiosks offering {at_rate['offered_rps']:g} req/s",
                     f"{at_rate['rps']:.0f} req/s, p50 {at_rate.get('p50_ms', 0):.1f} ms, "
                     f"p90 {at_rate.get('p90_ms', 0):.1f} ms, "
-                    f"p99 {at_rate.get('p99_ms', 0):.1f} ms",
+                    f"p99 {at_rate.get('p99_ms', 0):.1f} ms, "
+                    f"non-2xx {at_rate['non_2xx']:.0f}, "
+                    f"socket errors {at_rate['socket_errors']:.0f}",
                 )
             )
         paced = results["issue_paced"]

@@ -81,6 +81,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/healthz", tags=["meta"])
     async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+        # access_cache: "live" while this process keeps callers (auth/cache.py).
+        live = app.state.access_cache.live
+        return {"status": "ok", "access_cache": "live" if live else "off"}
 
     return app

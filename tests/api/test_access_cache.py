@@ -19,6 +19,7 @@ import pytest
 from services.engine.app import create_app
 from services.engine.auth.cache import AccessCache
 from services.engine.auth.security import device_token_hash
+from services.engine.events.pg import ACCESS_TRIGGERS
 from tests.api.test_cli import Cli
 from tests.conftest import Hall, _asyncpg_dsn, _empty_tables, make_settings, seed_hall
 
@@ -222,12 +223,25 @@ async def test_a_service_retired_or_added_from_outside_is_read_again(
     postgres_url: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The issue batch reads the hall's services from the cache: a service retired or
-    added by a hall file applied elsewhere must reach the next ticket."""
+    """The issue batch reads the hall's services from the cache: a service retired,
+    added or deleted elsewhere must reach the next ticket."""
+    from services.engine.halls import repository as halls_repo
+
     cache: AccessCache = live_app.state.access_cache
     assert (await issue(live_client, live_hall)).status_code == 201
     kept_hall = cache.hall(live_hall.code)
     assert kept_hall is not None and cache.services(kept_hall.id) is not None
+    # The next issue takes them from the cache: the batch's own read is not made.
+    reads: list[bool] = []
+    read_services = halls_repo.services_of
+
+    async def counted(session: Any, hall_id: int, *, active_only: bool = False) -> Any:
+        reads.append(active_only)
+        return await read_services(session, hall_id, active_only=active_only)
+
+    monkeypatch.setattr(halls_repo, "services_of", counted)
+    assert (await issue(live_client, live_hall)).status_code == 201
+    assert False not in reads, "the issue batch read the services from the database"
     announced = announcement(cache, monkeypatch)
     await sql(postgres_url, "UPDATE services SET active = false WHERE code = 'business'")
     await heard(announced)
@@ -249,6 +263,26 @@ async def test_a_service_retired_or_added_from_outside_is_read_again(
     )
     assert added.status_code == 201, added.text
     assert added.json()["number"].startswith("N")
+
+    announced = announcement(cache, monkeypatch)
+    await sql(
+        postgres_url,
+        "INSERT INTO services (hall_id, code, name, prefix, number_width, period_quotas, "
+        "target_wait_minutes, average_handle_minutes, sort_order, active) "
+        "SELECT hall_id, 'brief', '临时业务', 'Q', 3, '[]', 20, 8.0, 98, true "
+        "FROM services WHERE code = 'business'",
+    )
+    await heard(announced)
+    # An issue reads the list again and keeps it, 'brief' in it; then 'brief' is deleted.
+    assert (await issue(live_client, live_hall)).status_code == 409  # 'business' is retired
+    assert any(s.code == "brief" for s in cache.services(kept_hall.id) or [])
+    announced = announcement(cache, monkeypatch)
+    await sql(postgres_url, "DELETE FROM services WHERE code = 'brief'")
+    await heard(announced)
+    gone = await live_client.post(
+        f"{API}/{live_hall.code}/tickets", json={"service": "brief"}, headers=live_hall.h("kiosk")
+    )
+    assert gone.status_code == 404 and gone.json()["code"] == "not_found", gone.text
 
 
 async def listener_backend_terminated(app: Any, url: str) -> None:
@@ -285,24 +319,35 @@ async def test_after_the_listener_reconnects_changes_are_heard_again(
 
 
 @pytest.mark.postgres
-async def test_with_a_trigger_disabled_nothing_is_kept(
-    live_app: Any, live_client: httpx.AsyncClient, live_hall: Hall, postgres_url: str
+@pytest.mark.parametrize("trigger", ACCESS_TRIGGERS)
+@pytest.mark.parametrize("mode", ["DISABLE", "ENABLE REPLICA"])
+async def test_with_any_trigger_off_nothing_is_kept(
+    live_app: Any,
+    live_client: httpx.AsyncClient,
+    live_hall: Hall,
+    postgres_url: str,
+    trigger: str,
+    mode: str,
 ) -> None:
-    """A change nobody would announce (a restore with triggers off, a trigger dropped):
-    the engine finds it out when it connects and keeps nothing."""
+    """A change nobody would announce (a restore with triggers off, a trigger that fires
+    on replicas only): the engine finds it out when it connects and keeps nothing."""
     cache: AccessCache = live_app.state.access_cache
-    await sql(postgres_url, "ALTER TABLE devices DISABLE TRIGGER devices_access_update")
+    table = trigger.split("_", 1)[0]
+    await sql(postgres_url, f"ALTER TABLE {table} {mode} TRIGGER {trigger}")
     try:
         await listener_backend_terminated(live_app, postgres_url)
         assert not cache.live
+        health = await live_client.get("/healthz")
+        assert health.json()["access_cache"] == "off"
         assert (await issue(live_client, live_hall)).status_code == 201
         assert cache.hall(live_hall.code) is None
         await sql(postgres_url, "UPDATE devices SET active = false WHERE kind = 'kiosk'")
         assert (await issue(live_client, live_hall)).status_code == 401
     finally:
-        await sql(postgres_url, "ALTER TABLE devices ENABLE TRIGGER devices_access_update")
+        await sql(postgres_url, f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
     await listener_backend_terminated(live_app, postgres_url)
     assert cache.live
+    assert (await live_client.get("/healthz")).json()["access_cache"] == "live"
 
 
 @pytest.mark.postgres

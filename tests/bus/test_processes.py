@@ -315,6 +315,9 @@ async def test_a_token_revoked_by_the_command_is_refused_by_every_engine_process
     try:
         await start(a, b)
         async with httpx.AsyncClient(timeout=10) as http:
+            for engine in (a, b):
+                health = (await http.get(f"{engine.base_url}/healthz")).json()
+                assert health["access_cache"] == "live", "each process keeps the kiosk it checks"
             for engine in (a, b, a, b):
                 await issue(http, engine, hall)
             done = await asyncio.to_thread(

@@ -148,5 +148,8 @@ def test_a_halls_services_are_kept_as_copies_of_no_session() -> None:
     assert kept is not None and [s.code for s in kept] == ["tax"]
     assert kept[0] is not loaded[0] and inspect(kept[0]).detached
     assert (kept[0].daily_quota, kept[0].period_quotas[0]["quota"]) == (200, 80)
+    # A deep copy: what the loading session's objects hold later is not what is kept.
+    loaded[0].period_quotas[0]["quota"] = 1
+    assert cache.services(1)[0].period_quotas[0]["quota"] == 80  # type: ignore[index]
     cache.changed()
     assert cache.services(1) is None

@@ -25,7 +25,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "jiaohao_events"
 ACCESS_CHANNEL = "jiaohao_access"  # migration 0007's triggers
-# migration 0007's triggers: the access cache is live only while all are enabled.
+# migration 0007's triggers: the access cache is live only while all are enabled
+# ('O': fires in ordinary sessions, 'A': always; not 'R', replicas only, nor 'D').
 ACCESS_TRIGGERS = (
     *(
         f"{table}_{what}"
@@ -36,7 +37,7 @@ ACCESS_TRIGGERS = (
 )
 _ENABLED_ACCESS_TRIGGERS = """
     SELECT tgname FROM pg_trigger
-    WHERE tgname = ANY($1::text[]) AND tgenabled <> 'D'
+    WHERE tgname = ANY($1::text[]) AND tgenabled IN ('O', 'A')
       AND tgrelid IN (to_regclass('devices'), to_regclass('users'), to_regclass('halls'),
                       to_regclass('services'))
 """
@@ -170,14 +171,14 @@ class PgListener:
             await connection.execute("SELECT 1")
             return
         rows = await connection.fetch(_ENABLED_ACCESS_TRIGGERS, list(ACCESS_TRIGGERS))
-        announced = {row["tgname"] for row in rows} == set(ACCESS_TRIGGERS)
-        if connection.is_closed() or self._lost.is_set():
-            announced = False
-        if not announced and not self._access_off_logged:
+        missing = sorted(set(ACCESS_TRIGGERS) - {row["tgname"] for row in rows})
+        announced = not missing and not connection.is_closed() and not self._lost.is_set()
+        if missing and not self._access_off_logged:
             log.error(
-                "access cache off: the triggers that announce changes to devices, "
-                "accounts and halls are missing or disabled (run `jiaohao migrate`)"
+                "access cache off: triggers missing or disabled: %s (migration 0007; "
+                "`jiaohao migrate`, or enable them)",
+                ", ".join(missing),
             )
-        self._access_off_logged = not announced
+        self._access_off_logged = bool(missing)
         if announced != self._access.live:
             self._access.set_live(announced)
