@@ -73,6 +73,17 @@ async def sql(url: str, statement: str, *args: object) -> None:
         await conn.close()
 
 
+async def add_service(url: str, code: str, prefix: str) -> None:
+    """A service added to the test hall from outside the engine (as a hall file would)."""
+    await sql(
+        url,
+        "INSERT INTO services (hall_id, code, name, prefix, number_width, period_quotas, "
+        "target_wait_minutes, average_handle_minutes, sort_order, active) "
+        f"SELECT hall_id, '{code}', '新业务', '{prefix}', 3, '[]', 20, 8.0, 99, true "
+        "FROM services WHERE code = 'business'",
+    )
+
+
 async def issue(client: httpx.AsyncClient, hall: Hall, who: str = "kiosk") -> httpx.Response:
     return await client.post(
         f"{API}/{hall.code}/tickets", json={"service": "business"}, headers=hall.h(who)
@@ -250,13 +261,7 @@ async def test_a_service_retired_or_added_from_outside_is_read_again(
     assert retired.json()["code"] == "service_unavailable"
 
     announced = announcement(cache, monkeypatch)
-    await sql(
-        postgres_url,
-        "INSERT INTO services (hall_id, code, name, prefix, number_width, period_quotas, "
-        "target_wait_minutes, average_handle_minutes, sort_order, active) "
-        "SELECT hall_id, 'newdesk', '新业务', 'N', 3, '[]', 20, 8.0, 99, true "
-        "FROM services WHERE code = 'business'",
-    )
+    await add_service(postgres_url, "newdesk", "N")
     await heard(announced)
     added = await live_client.post(
         f"{API}/{live_hall.code}/tickets", json={"service": "newdesk"}, headers=live_hall.h("kiosk")
@@ -265,13 +270,7 @@ async def test_a_service_retired_or_added_from_outside_is_read_again(
     assert added.json()["number"].startswith("N")
 
     announced = announcement(cache, monkeypatch)
-    await sql(
-        postgres_url,
-        "INSERT INTO services (hall_id, code, name, prefix, number_width, period_quotas, "
-        "target_wait_minutes, average_handle_minutes, sort_order, active) "
-        "SELECT hall_id, 'brief', '临时业务', 'Q', 3, '[]', 20, 8.0, 98, true "
-        "FROM services WHERE code = 'business'",
-    )
+    await add_service(postgres_url, "brief", "Q")
     await heard(announced)
     # An issue reads the list again and keeps it, 'brief' in it; then 'brief' is deleted.
     assert (await issue(live_client, live_hall)).status_code == 409  # 'business' is retired
