@@ -60,23 +60,19 @@ async def end_read(session: AsyncSession) -> None:
         await session.commit()
 
 
-def access_cache(request: Request) -> AccessCache:
-    cache: AccessCache = request.app.state.access_cache
-    return cache
-
-
 async def get_access_cache(request: Request) -> AccessCache:
     # async, as get_settings_dep: no worker-thread hop per request.
-    return access_cache(request)
+    cache: AccessCache = request.app.state.access_cache
+    return cache
 
 
 AccessCacheDep = Annotated[AccessCache, Depends(get_access_cache)]
 
 
 async def get_principal(
-    request: Request,
     session: SessionDep,
     settings: SettingsDep,
+    cache: AccessCacheDep,
     staff_token: Annotated[str | None, Depends(oauth2_scheme)],
     device: Annotated[HTTPAuthorizationCredentials | None, Depends(device_scheme)],
 ) -> Principal:
@@ -84,7 +80,7 @@ async def get_principal(
     if not token:
         raise Unauthorized("a bearer token is required")
     principal = await auth_service.principal_from_token(
-        session=session, token=token, secret=settings.secret_key, cache=access_cache(request)
+        session=session, token=token, secret=settings.secret_key, cache=cache
     )
     await end_read(session)
     return principal
@@ -103,15 +99,13 @@ class HallAccess:
 
 def hall_access(capability: Capability) -> Callable[..., Awaitable[HallAccess]]:
     async def dependency(
-        request: Request, hall: str, session: SessionDep, principal: CurrentPrincipal
+        hall: str, session: SessionDep, principal: CurrentPrincipal, cache: AccessCacheDep
     ) -> HallAccess:
+        async def read() -> Hall:
+            return await get_hall(session=session, code=hall)
+
         # A hall kept by the access cache is shared by requests: read it, never change it.
-        cache = access_cache(request)
-        found = cache.hall(hall)
-        if found is None:
-            generation = cache.generation
-            found = await get_hall(session=session, code=hall)
-            cache.keep_hall(found, generation)
+        found = await cache.hall_or(hall, read)
         authorise(principal, capability, found.id)
         await end_read(session)
         return HallAccess(found, principal)

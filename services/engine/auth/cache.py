@@ -7,10 +7,9 @@ busy kiosk bank, more than the ticket itself. This process keeps what it read
 only while it is sure to hear of a change:
 
 - PostgreSQL announces every change to devices, staff accounts, halls and
-  services on the
-  ``jiaohao_access`` channel (triggers of migration 0007, so a change from the
-  CLI, another engine process or psql is announced too); the event listener
-  (events/pg.py) forgets everything kept when one arrives;
+  services on the ``jiaohao_access`` channel (triggers of migration 0007, so a
+  change from the CLI, another engine process or psql is announced too); the
+  event listener (events/pg.py) forgets everything kept when one arrives;
 - while the listener has no connection, nothing is kept or used: a change
   made meanwhile would go unheard;
 - a reading that began before a change was announced is not kept (the
@@ -27,7 +26,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.orm import make_transient_to_detached
@@ -76,7 +75,7 @@ class AccessCache:
         self.forget()
 
     def changed(self) -> None:
-        """The database announced a change to devices, staff accounts or halls."""
+        """The database announced a change to devices, staff accounts, halls or services."""
         self.announcements += 1
         self.forget()
 
@@ -107,6 +106,37 @@ class AccessCache:
     def keep_services(self, hall_id: int, services: Sequence[Service], generation: int) -> None:
         if self._usable(generation, self._services):
             self._services[hall_id] = ([detached_copy(s) for s in services], self._clock())
+
+    # Read-through: what is kept, else ``read()`` -- kept unless a change was announced
+    # while it was read.
+    async def principal_or(self, key: str, read: Callable[[], Awaitable[Principal]]) -> Principal:
+        kept = self.principal(key)
+        if kept is not None:
+            return kept
+        generation = self._generation
+        principal = await read()
+        self.keep_principal(key, principal, generation)
+        return principal
+
+    async def hall_or(self, code: str, read: Callable[[], Awaitable[Hall]]) -> Hall:
+        kept = self.hall(code)
+        if kept is not None:
+            return kept
+        generation = self._generation
+        hall = await read()
+        self.keep_hall(hall, generation)
+        return hall
+
+    async def services_or(
+        self, hall_id: int, read: Callable[[], Awaitable[Sequence[Service]]]
+    ) -> Sequence[Service]:
+        kept = self.services(hall_id)
+        if kept is not None:
+            return kept
+        generation = self._generation
+        services = await read()
+        self.keep_services(hall_id, services, generation)
+        return services
 
     def _fresh(self, entries: dict[Any, tuple[Any, float]], key: Any) -> Any:
         if not self._live:

@@ -61,24 +61,21 @@ async def principal_from_token(
             raise Unauthorized("invalid or expired token")
         user_id = int(claims["sub"])
         key = f"user:{user_id}"
-    if cache is not None and (kept := cache.principal(key)) is not None:
-        return kept
-    generation = cache.generation if cache is not None else 0
-    if device_hash is not None:
-        device = (
-            await session.execute(_DEVICE_BY_TOKEN_HASH, {"token_hash": device_hash})
-        ).one_or_none()
-        if device is None or not device.active:
-            raise Unauthorized("unknown or revoked device token")
-        principal = Principal("device", device.id, device.kind, device.hall_id, device.name)
-    else:
+
+    async def read() -> Principal:
+        if device_hash is not None:
+            device = (
+                await session.execute(_DEVICE_BY_TOKEN_HASH, {"token_hash": device_hash})
+            ).one_or_none()
+            if device is None or not device.active:
+                raise Unauthorized("unknown or revoked device token")
+            return Principal("device", device.id, device.kind, device.hall_id, device.name)
         user = await session.get(User, user_id)
         if user is None or not user.active:
             raise Unauthorized("account disabled")
-        principal = Principal("user", user.id, user.role, user.hall_id, user.username)
-    if cache is not None:
-        cache.keep_principal(key, principal, generation)
-    return principal
+        return Principal("user", user.id, user.role, user.hall_id, user.username)
+
+    return await cache.principal_or(key, read) if cache is not None else await read()
 
 
 async def touch_device(*, session: AsyncSession, device_id: int) -> None:

@@ -289,14 +289,11 @@ async def _services_of(
     session: AsyncSession, hall: Hall, cache: AccessCache | None
 ) -> Sequence[Service]:
     """The hall's services, retired ones too: from the access cache while it holds them."""
-    kept = cache.services(hall.id) if cache is not None else None
-    if kept is not None:
-        return kept
-    generation = cache.generation if cache is not None else 0
-    services = await halls_repo.services_of(session, hall.id)
-    if cache is not None:
-        cache.keep_services(hall.id, services, generation)
-    return services
+
+    async def read() -> Sequence[Service]:
+        return await halls_repo.services_of(session, hall.id)
+
+    return await cache.services_or(hall.id, read) if cache is not None else await read()
 
 
 def _answered(outcomes: list[IssuedTicket | Refusal | None]) -> list[IssuedTicket | Refusal]:
