@@ -94,12 +94,15 @@ async def test_a_ticket_being_taken_by_another_window_is_passed_over_not_waited_
             repository.claim_first_waiting(other, [first, second], calling(windows[1])), 10
         )
         assert claimed == second
-        # One given ticket is waited for: the answer is exact once window 1 commits.
-        exact = asyncio.create_task(repository.claim_waiting(other, first, calling(windows[1])))
+        # With wait (call-next's last look), a ticket being taken is waited for: the
+        # answer is exact once window 1 commits, and it has nothing left to take.
+        exact = asyncio.create_task(
+            repository.claim_first_waiting(other, [first], calling(windows[1]), wait=True)
+        )
         await waiting_on_a_lock(app)
         assert not exact.done()
         await taking.commit()
-        assert await asyncio.wait_for(exact, 10) is False
+        assert await asyncio.wait_for(exact, 10) is None
         await other.commit()
     async with app.state.sessionmaker() as session:
         rows = dict((await session.execute(select(Ticket.id, Ticket.window_id))).all())

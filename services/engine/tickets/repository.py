@@ -302,19 +302,23 @@ _CLAIM_FIRST_PG = text(
 
 
 async def claim_first_waiting(
-    session: AsyncSession, ticket_ids: Sequence[int], values: dict[str, Any]
+    session: AsyncSession, ticket_ids: Sequence[int], values: dict[str, Any], *, wait: bool = False
 ) -> int | None:
     """Call the first of these tickets that is still waiting; its id, or None.
 
     ``values``: the calling window's ``window_id``, ``staff_user_id`` and ``called_at``.
+    With ``wait``, a ticket another window is taking at this moment is waited for
+    (the answer is exact); without, the first one nobody is taking is called.
     """
     if not ticket_ids:
         return None
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
+    postgres = session.bind is not None and session.bind.dialect.name == "postgresql"
+    if postgres and not wait:
         claimed = await session.execute(_CLAIM_FIRST_PG, {**values, "ids": list(ticket_ids)})
         found = claimed.scalar_one_or_none()
         return int(found) if found is not None else None
-    # SQLite has one writer at a time: nobody else is taking a ticket meanwhile.
+    # One by one, each waiting for any window taking it (SQLite has one writer at a
+    # time: nobody else is taking a ticket meanwhile).
     for ticket_id in ticket_ids:
         if await claim_waiting(session, ticket_id, values):
             return ticket_id

@@ -150,20 +150,9 @@ async def _take(
     now: datetime,
     detail: dict[str, Any],
 ) -> Ticket | None:
-    """Call the first of these tickets still waiting.
-
-    With ``wait``, a ticket another window is taking at this moment is waited
-    for (the answer is exact); without, the first one nobody is taking is called.
-    """
+    """Call the first of these tickets still waiting (``wait``: see claim_first_waiting)."""
     values = {"window_id": window.id, "staff_user_id": window.staff_user_id, "called_at": now}
-    claimed: int | None = None
-    if wait:
-        for ticket_id in ticket_ids:
-            if await tickets_repo.claim_waiting(session, ticket_id, values):
-                claimed = ticket_id
-                break
-    else:
-        claimed = await tickets_repo.claim_first_waiting(session, ticket_ids, values)
+    claimed = await tickets_repo.claim_first_waiting(session, ticket_ids, values, wait=wait)
     if claimed is None:
         return None
     ticket = await tickets_repo.get_ticket_for_update(session, hall.id, claimed)
