@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,25 +28,13 @@ from tests.conftest import Hall, _asyncpg_dsn, _empty_tables, make_settings, see
 API = "/api/v1/halls"
 
 
-@pytest.fixture
-async def live_app(postgres_url: str) -> AsyncIterator[Any]:
-    await _empty_tables(postgres_url)
-    app = create_app(make_settings(postgres_url))
-    async with app.router.lifespan_context(app):
-        assert app.state.access_cache.live, "the listener is connected once start-up is done"
-        yield app
-
-
-@pytest.fixture
-async def live_client(live_app: Any) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=live_app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield http
-
-
-@pytest.fixture
-async def live_hall(live_app: Any, live_client: httpx.AsyncClient) -> Hall:
-    return await seed_hall(live_app, live_client)
+async def sql(url: str, statement: str, *args: object) -> None:
+    """A change from outside the engine, as psql or another process makes it."""
+    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    try:
+        await conn.execute(statement, *args)
+    finally:
+        await conn.close()
 
 
 def announcement(cache: AccessCache, monkeypatch: pytest.MonkeyPatch) -> asyncio.Event:
@@ -64,29 +54,67 @@ async def heard(event: asyncio.Event) -> None:
     await asyncio.wait_for(event.wait(), 10)
 
 
-async def sql(url: str, statement: str, *args: object) -> None:
-    """A change from outside the engine, as psql or another process makes it."""
-    conn = await asyncpg.connect(_asyncpg_dsn(url))
-    try:
-        await conn.execute(statement, *args)
-    finally:
-        await conn.close()
+@dataclass
+class Engine:
+    """An engine with its lifespan running, a client of it and the seeded test hall."""
+
+    app: Any
+    client: httpx.AsyncClient
+    hall: Hall
+    url: str
+
+    @property
+    def cache(self) -> AccessCache:
+        cache: AccessCache = self.app.state.access_cache
+        return cache
+
+    async def issue(self, who: str = "kiosk", service: str = "business") -> httpx.Response:
+        return await self.client.post(
+            f"{API}/{self.hall.code}/tickets", json={"service": service}, headers=self.hall.h(who)
+        )
+
+    async def changed_outside(self, statement: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Make a change from outside the engine and wait until the engine has heard of it."""
+        announced = announcement(self.cache, monkeypatch)
+        await sql(self.url, statement)
+        await heard(announced)
+
+    async def revoke_with_the_command(self, tmp_path: Path, name: str) -> Any:
+        return await asyncio.to_thread(
+            Cli(self.url, tmp_path, None),
+            "device",
+            "revoke",
+            "--hall",
+            self.hall.code,
+            "--name",
+            name,
+        )
 
 
-async def add_service(url: str, code: str, prefix: str) -> None:
-    """A service added to the test hall from outside the engine (as a hall file would)."""
-    await sql(
-        url,
+@asynccontextmanager
+async def serving(url: str) -> AsyncIterator[Engine]:
+    await _empty_tables(url)
+    app = create_app(make_settings(url))
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield Engine(app, client, await seed_hall(app, client), url)
+
+
+@pytest.fixture
+async def live(postgres_url: str) -> AsyncIterator[Engine]:
+    async with serving(postgres_url) as engine:
+        assert engine.cache.live, "the listener is connected once start-up is done"
+        yield engine
+
+
+def new_service(code: str, prefix: str) -> str:
+    """SQL that adds a service to the test hall, as a hall file applied elsewhere would."""
+    return (
         "INSERT INTO services (hall_id, code, name, prefix, number_width, period_quotas, "
         "target_wait_minutes, average_handle_minutes, sort_order, active) "
         f"SELECT hall_id, '{code}', '新业务', '{prefix}', 3, '[]', 20, 8.0, 99, true "
-        "FROM services WHERE code = 'business'",
-    )
-
-
-async def issue(client: httpx.AsyncClient, hall: Hall, who: str = "kiosk") -> httpx.Response:
-    return await client.post(
-        f"{API}/{hall.code}/tickets", json={"service": "business"}, headers=hall.h(who)
+        "FROM services WHERE code = 'business'"
     )
 
 
@@ -96,151 +124,111 @@ def token_of(hall: Hall, who: str) -> str:
 
 @pytest.mark.postgres
 async def test_a_device_revoked_from_outside_is_refused_once_announced(
-    live_app: Any,
-    live_client: httpx.AsyncClient,
-    live_hall: Hall,
-    postgres_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    live: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache: AccessCache = live_app.state.access_cache
-    assert (await issue(live_client, live_hall)).status_code == 201
+    cache = live.cache
+    assert (await live.issue()).status_code == 201
     # The kiosk and its hall are kept: the next request reads neither.
-    key = f"device:{device_token_hash(token_of(live_hall, 'kiosk'))}"
+    key = f"device:{device_token_hash(token_of(live.hall, 'kiosk'))}"
     assert cache.principal(key) is not None
-    assert cache.hall(live_hall.code) is not None
+    assert cache.hall(live.hall.code) is not None
 
-    announced = announcement(cache, monkeypatch)
-    await sql(postgres_url, "UPDATE devices SET active = false WHERE kind = 'kiosk'")
-    await heard(announced)
+    await live.changed_outside(
+        "UPDATE devices SET active = false WHERE kind = 'kiosk'", monkeypatch
+    )
 
-    refused = await issue(live_client, live_hall)
+    refused = await live.issue()
     assert refused.status_code == 401
     assert refused.headers["content-type"].startswith("application/problem+json")
     assert refused.json()["code"] == "unauthorized"
     # Others were forgotten too, and are read again: still allowed.
-    assert (await issue(live_client, live_hall, "staff")).status_code == 201
+    assert (await live.issue("staff")).status_code == 201
 
 
 @pytest.mark.postgres
 async def test_a_disabled_staff_account_is_refused_though_its_token_has_not_expired(
-    live_app: Any,
-    live_client: httpx.AsyncClient,
-    live_hall: Hall,
-    postgres_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    live: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache: AccessCache = live_app.state.access_cache
-    assert (await issue(live_client, live_hall, "staff")).status_code == 201
-    announced = announcement(cache, monkeypatch)
-    await sql(postgres_url, "UPDATE users SET active = false WHERE role = 'staff'")
-    await heard(announced)
-    assert (await issue(live_client, live_hall, "staff")).status_code == 401
+    assert (await live.issue("staff")).status_code == 201
+    await live.changed_outside("UPDATE users SET active = false WHERE role = 'staff'", monkeypatch)
+    assert (await live.issue("staff")).status_code == 401
 
 
 @pytest.mark.postgres
 async def test_a_hall_changed_from_outside_is_read_again(
-    live_app: Any,
-    live_client: httpx.AsyncClient,
-    live_hall: Hall,
-    postgres_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    live: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache: AccessCache = live_app.state.access_cache
-    read = await live_client.get(f"{API}/{live_hall.code}", headers=live_hall.h("staff"))
+    cache = live.cache
+    read = await live.client.get(f"{API}/{live.hall.code}", headers=live.hall.h("staff"))
     assert read.status_code == 200
-    assert cache.hall(live_hall.code) is not None
-    announced = announcement(cache, monkeypatch)
-    await sql(postgres_url, "UPDATE halls SET notice = 'closed at noon' WHERE code = 'testhall'")
-    await heard(announced)
-    again = await live_client.get(f"{API}/{live_hall.code}", headers=live_hall.h("staff"))
+    assert cache.hall(live.hall.code) is not None
+    await live.changed_outside(
+        "UPDATE halls SET notice = 'closed at noon' WHERE code = 'testhall'", monkeypatch
+    )
+    again = await live.client.get(f"{API}/{live.hall.code}", headers=live.hall.h("staff"))
     assert again.json()["notice"] == "closed at noon"
 
 
 @pytest.mark.postgres
 async def test_tickets_and_device_contact_announce_nothing(
-    live_app: Any,
-    live_client: httpx.AsyncClient,
-    live_hall: Hall,
-    postgres_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    live: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every issue moves the hall's event numbers and devices report in all day: the
     kept callers must survive both, or the cache would be emptied on every request."""
-    cache: AccessCache = live_app.state.access_cache
+    cache = live.cache
     before = cache.announcements
     announced = announcement(cache, monkeypatch)
     for _ in range(3):
-        assert (await issue(live_client, live_hall)).status_code == 201
-    await sql(postgres_url, "UPDATE devices SET last_seen_at = now()")
+        assert (await live.issue()).status_code == 201
+    await sql(live.url, "UPDATE devices SET last_seen_at = now()")
     # A change that is announced, committed after all of the above: once it is
     # heard, anything they announced would have been heard before it.
-    await sql(postgres_url, "UPDATE users SET username = username || '-x' WHERE role = 'admin'")
+    await sql(live.url, "UPDATE users SET username = username || '-x' WHERE role = 'admin'")
     await heard(announced)
     assert cache.announcements == before + 1
 
 
 @pytest.mark.postgres
-async def test_nothing_is_kept_while_the_listener_is_down(
-    live_app: Any,
-    live_client: httpx.AsyncClient,
-    live_hall: Hall,
-    postgres_url: str,
-) -> None:
-    cache: AccessCache = live_app.state.access_cache
-    assert (await issue(live_client, live_hall)).status_code == 201
-    await live_app.state.listener.stop()
+async def test_nothing_is_kept_while_the_listener_is_down(live: Engine) -> None:
+    cache = live.cache
+    assert (await live.issue()).status_code == 201
+    await live.app.state.listener.stop()
     assert not cache.live
-    assert cache.hall(live_hall.code) is None
+    assert cache.hall(live.hall.code) is None
     # Unheard, the revocation still holds at once: every request reads the database.
-    await sql(postgres_url, "UPDATE devices SET active = false WHERE kind = 'kiosk'")
-    assert (await issue(live_client, live_hall)).status_code == 401
-    assert (await issue(live_client, live_hall, "staff")).status_code == 201
+    await sql(live.url, "UPDATE devices SET active = false WHERE kind = 'kiosk'")
+    assert (await live.issue()).status_code == 401
+    assert (await live.issue("staff")).status_code == 201
 
 
 @pytest.mark.postgres
 async def test_the_revoke_command_stops_a_serving_engine_from_taking_the_token(
-    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    live: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An operator revokes a lost kiosk's token with ``jiaohao device revoke`` while
     the engine runs: its next request is refused."""
-    await _empty_tables(postgres_url)
-    cli = Cli(postgres_url, tmp_path, None)
-    app = create_app(make_settings(postgres_url))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            hall = await seed_hall(app, client)
-            assert (await issue(client, hall)).status_code == 201
-            cache: AccessCache = app.state.access_cache
-            announced = announcement(cache, monkeypatch)
-            done = await asyncio.to_thread(
-                cli, "device", "revoke", "--hall", hall.code, "--name", f"{hall.code}-kiosk"
-            )
-            assert done.returncode == 0, done.stderr
-            assert "revoked" in done.stdout
-            await heard(announced)
-            assert (await issue(client, hall)).status_code == 401
-            missing = await asyncio.to_thread(
-                cli, "device", "revoke", "--hall", hall.code, "--name", "no-such-kiosk"
-            )
-            assert missing.returncode == 2 and "no device" in missing.stderr
+    assert (await live.issue()).status_code == 201
+    announced = announcement(live.cache, monkeypatch)
+    done = await live.revoke_with_the_command(tmp_path, f"{live.hall.code}-kiosk")
+    assert done.returncode == 0, done.stderr
+    assert "revoked" in done.stdout
+    await heard(announced)
+    assert (await live.issue()).status_code == 401
+    missing = await live.revoke_with_the_command(tmp_path, "no-such-kiosk")
+    assert missing.returncode == 2 and "no device" in missing.stderr
 
 
 @pytest.mark.postgres
 async def test_a_service_retired_or_added_from_outside_is_read_again(
-    live_app: Any,
-    live_client: httpx.AsyncClient,
-    live_hall: Hall,
-    postgres_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    live: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The issue batch reads the hall's services from the cache: a service retired,
     added or deleted elsewhere must reach the next ticket."""
     from services.engine.halls import repository as halls_repo
 
-    cache: AccessCache = live_app.state.access_cache
-    assert (await issue(live_client, live_hall)).status_code == 201
-    kept_hall = cache.hall(live_hall.code)
+    cache = live.cache
+    assert (await live.issue()).status_code == 201
+    kept_hall = cache.hall(live.hall.code)
     assert kept_hall is not None and cache.services(kept_hall.id) is not None
     # The next issue takes them from the cache: the batch's own read is not made.
     reads: list[bool] = []
@@ -251,36 +239,26 @@ async def test_a_service_retired_or_added_from_outside_is_read_again(
         return await read_services(session, hall_id, active_only=active_only)
 
     monkeypatch.setattr(halls_repo, "services_of", counted)
-    assert (await issue(live_client, live_hall)).status_code == 201
+    assert (await live.issue()).status_code == 201
     assert False not in reads, "the issue batch read the services from the database"
-    announced = announcement(cache, monkeypatch)
-    await sql(postgres_url, "UPDATE services SET active = false WHERE code = 'business'")
-    await heard(announced)
-    retired = await issue(live_client, live_hall)
+    await live.changed_outside(
+        "UPDATE services SET active = false WHERE code = 'business'", monkeypatch
+    )
+    retired = await live.issue()
     assert retired.status_code == 409, retired.text
     assert retired.json()["code"] == "service_unavailable"
 
-    announced = announcement(cache, monkeypatch)
-    await add_service(postgres_url, "newdesk", "N")
-    await heard(announced)
-    added = await live_client.post(
-        f"{API}/{live_hall.code}/tickets", json={"service": "newdesk"}, headers=live_hall.h("kiosk")
-    )
+    await live.changed_outside(new_service("newdesk", "N"), monkeypatch)
+    added = await live.issue(service="newdesk")
     assert added.status_code == 201, added.text
     assert added.json()["number"].startswith("N")
 
-    announced = announcement(cache, monkeypatch)
-    await add_service(postgres_url, "brief", "Q")
-    await heard(announced)
+    await live.changed_outside(new_service("brief", "Q"), monkeypatch)
     # An issue reads the list again and keeps it, 'brief' in it; then 'brief' is deleted.
-    assert (await issue(live_client, live_hall)).status_code == 409  # 'business' is retired
+    assert (await live.issue()).status_code == 409  # 'business' is retired
     assert any(s.code == "brief" for s in cache.services(kept_hall.id) or [])
-    announced = announcement(cache, monkeypatch)
-    await sql(postgres_url, "DELETE FROM services WHERE code = 'brief'")
-    await heard(announced)
-    gone = await live_client.post(
-        f"{API}/{live_hall.code}/tickets", json={"service": "brief"}, headers=live_hall.h("kiosk")
-    )
+    await live.changed_outside("DELETE FROM services WHERE code = 'brief'", monkeypatch)
+    gone = await live.issue(service="brief")
     assert gone.status_code == 404 and gone.json()["code"] == "not_found", gone.text
 
 
@@ -298,55 +276,42 @@ async def listener_backend_terminated(app: Any, url: str) -> None:
 
 @pytest.mark.postgres
 async def test_after_the_listener_reconnects_changes_are_heard_again(
-    live_app: Any,
-    live_client: httpx.AsyncClient,
-    live_hall: Hall,
-    postgres_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    live: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cache: AccessCache = live_app.state.access_cache
-    assert (await issue(live_client, live_hall)).status_code == 201
-    await listener_backend_terminated(live_app, postgres_url)
+    cache = live.cache
+    assert (await live.issue()).status_code == 201
+    await listener_backend_terminated(live.app, live.url)
     assert cache.live
-    assert cache.hall(live_hall.code) is None, "what was kept before the cut is forgotten"
-    assert (await issue(live_client, live_hall)).status_code == 201
+    assert cache.hall(live.hall.code) is None, "what was kept before the cut is forgotten"
+    assert (await live.issue()).status_code == 201
     # A device deleted (not only deactivated) is announced too.
-    announced = announcement(cache, monkeypatch)
-    await sql(postgres_url, "DELETE FROM devices WHERE kind = 'kiosk'")
-    await heard(announced)
-    assert (await issue(live_client, live_hall)).status_code == 401
+    await live.changed_outside("DELETE FROM devices WHERE kind = 'kiosk'", monkeypatch)
+    assert (await live.issue()).status_code == 401
 
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("trigger", ACCESS_TRIGGERS)
 @pytest.mark.parametrize("mode", ["DISABLE", "ENABLE REPLICA"])
-async def test_with_any_trigger_off_nothing_is_kept(
-    live_app: Any,
-    live_client: httpx.AsyncClient,
-    live_hall: Hall,
-    postgres_url: str,
-    trigger: str,
-    mode: str,
-) -> None:
+async def test_with_any_trigger_off_nothing_is_kept(live: Engine, trigger: str, mode: str) -> None:
     """A change nobody would announce (a restore with triggers off, a trigger that fires
     on replicas only): the engine finds it out when it connects and keeps nothing."""
-    cache: AccessCache = live_app.state.access_cache
+    cache = live.cache
     table = trigger.split("_", 1)[0]
-    await sql(postgres_url, f"ALTER TABLE {table} {mode} TRIGGER {trigger}")
+    await sql(live.url, f"ALTER TABLE {table} {mode} TRIGGER {trigger}")
     try:
-        await listener_backend_terminated(live_app, postgres_url)
+        await listener_backend_terminated(live.app, live.url)
         assert not cache.live
-        health = await live_client.get("/healthz")
+        health = await live.client.get("/healthz")
         assert health.json()["access_cache"] == "off"
-        assert (await issue(live_client, live_hall)).status_code == 201
-        assert cache.hall(live_hall.code) is None
-        await sql(postgres_url, "UPDATE devices SET active = false WHERE kind = 'kiosk'")
-        assert (await issue(live_client, live_hall)).status_code == 401
+        assert (await live.issue()).status_code == 201
+        assert cache.hall(live.hall.code) is None
+        await sql(live.url, "UPDATE devices SET active = false WHERE kind = 'kiosk'")
+        assert (await live.issue()).status_code == 401
     finally:
-        await sql(postgres_url, f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
-    await listener_backend_terminated(live_app, postgres_url)
+        await sql(live.url, f"ALTER TABLE {table} ENABLE TRIGGER {trigger}")
+    await listener_backend_terminated(live.app, live.url)
     assert cache.live
-    assert (await live_client.get("/healthz")).json()["access_cache"] == "live"
+    assert (await live.client.get("/healthz")).json()["access_cache"] == "live"
 
 
 @pytest.mark.postgres
@@ -380,18 +345,10 @@ async def test_on_sqlite_nothing_is_kept_and_a_revocation_holds_at_once(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     """One-PC stations: no announcements, so every request reads the database."""
-    await _empty_tables(sqlite_url)
-    cli = Cli(sqlite_url, tmp_path, None)
-    app = create_app(make_settings(sqlite_url))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            hall = await seed_hall(app, client)
-            assert (await issue(client, hall)).status_code == 201
-            assert not app.state.access_cache.live
-            assert app.state.access_cache.hall(hall.code) is None
-            done = await asyncio.to_thread(
-                cli, "device", "revoke", "--hall", hall.code, "--name", f"{hall.code}-kiosk"
-            )
-            assert done.returncode == 0, done.stderr
-            assert (await issue(client, hall)).status_code == 401
+    async with serving(sqlite_url) as engine:
+        assert (await engine.issue()).status_code == 201
+        assert not engine.cache.live
+        assert engine.cache.hall(engine.hall.code) is None
+        done = await engine.revoke_with_the_command(tmp_path, f"{engine.hall.code}-kiosk")
+        assert done.returncode == 0, done.stderr
+        assert (await engine.issue()).status_code == 401
