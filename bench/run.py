@@ -75,8 +75,9 @@ def need(tool: str) -> str:
     return path
 
 
-async def admin(sql: str) -> None:
-    conn = await asyncpg.connect(PG_ADMIN)
+async def admin(sql: str, url: str = PG_ADMIN) -> None:
+    """One statement on the server (its admin database unless ``url`` says otherwise)."""
+    conn = await asyncpg.connect(url)
     try:
         await conn.execute(sql)
     finally:
@@ -321,14 +322,6 @@ async def fill_queue(setup: Setup, tickets: int) -> None:
         await conn.close()
 
 
-async def vacuum() -> None:
-    conn = await asyncpg.connect(db_url())
-    try:
-        await conn.execute("VACUUM ANALYZE")
-    finally:
-        await conn.close()
-
-
 def table(rows: list[tuple[str, str]]) -> str:
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
@@ -406,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(fill_queue(setup, CALL_NEXT_QUEUE))
             # As before the screens: the issue runs' rows are vacuumed first, so that
             # autovacuum does not take the cores while the windows are timed.
-            asyncio.run(vacuum())
+            asyncio.run(admin("VACUUM ANALYZE", db_url()))
             # A wrk thread and a connection for each window: a window's keypad calls
             # again once its last call is answered, as in a hall.
             results["call_next"] = run_wrk(
@@ -432,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
             if http_parts:
                 # The issue runs leave ~15,000 new rows behind: vacuum them now rather
                 # than have autovacuum take the cores while the screens are timed.
-                asyncio.run(vacuum())
+                asyncio.run(admin("VACUUM ANALYZE", db_url()))
             # One process each, so their memory is the engine's own (RSS of the server process).
             with engine_processes(2, 1) as (urls, pids):
                 results["ws"] = asyncio.run(
