@@ -106,9 +106,10 @@ async def setup_database() -> Setup:
     from services.engine.auth import service as auth_service
     from services.engine.auth.permissions import DeviceKind
     from services.engine.core.db import make_engine, make_sessionmaker
-    from services.engine.halls.config import parse_hall_file
     from services.engine.halls.repository import services_of
-    from services.engine.halls.service import apply_hall_file, get_hall
+    from services.engine.halls.service import get_hall
+    from services.engine.setup.apply import apply_hall_file
+    from services.engine.setup.hall_file import parse_hall_file
 
     text = (BENCH / "bench-hall.toml").read_text(encoding="utf-8")
     engine = make_engine(db_url("postgresql+asyncpg"))

@@ -71,8 +71,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 def cmd_hall_apply(args: argparse.Namespace) -> int:
     from services.engine.core.errors import Refusal
-    from services.engine.halls.config import parse_hall_file
-    from services.engine.halls.service import apply_hall_file
+    from services.engine.setup.apply import apply_hall_file
+    from services.engine.setup.hall_file import parse_hall_file
 
     try:
         spec = parse_hall_file(Path(args.file).read_text(encoding="utf-8"))

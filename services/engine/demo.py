@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.engine.auth import service as auth_service
 from services.engine.auth.permissions import DeviceKind, Role
 from services.engine.halls import repository
-from services.engine.halls.config import parse_hall_file
-from services.engine.halls.service import apply_hall_file, get_hall
+from services.engine.halls.service import get_hall
+from services.engine.setup.apply import apply_hall_file
+from services.engine.setup.hall_file import parse_hall_file
 
 
 async def setup_demo(*, session: AsyncSession, hall_text: str) -> int:

@@ -39,9 +39,6 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with request.app.state.sessionmaker() as session:
         session.info[HUB_KEY] = request.app.state.hub
-        notifier = getattr(request.app.state, "notifier", None)
-        if notifier is not None:
-            session.info["jiaohao_notify"] = notifier
         yield session
 
 

@@ -2,7 +2,7 @@
 
 It runs the engine's own rules -- the calling policies of
 ``services.engine.balancing.policy`` with the interleave of
-``windows.call_policy``, the wait estimator of ``balancing.estimates`` and the
+``balancing.interleave``, the wait estimator of ``balancing.estimates`` and the
 tidal rules of ``balancing.tidal`` -- on a day of random arrivals, so that what
 it measures is what the engine would do.
 
@@ -31,7 +31,8 @@ from datetime import UTC, datetime, timedelta
 
 from services.engine.balancing import estimates, policy, tidal
 from services.engine.balancing.policy import Candidate, InterleaveState, Link, Role, WindowView
-from services.engine.halls.config import RulesSpec
+from services.engine.halls.settings import RulesSpec
+from services.engine.tickets.ahead import ahead_of
 from services.engine.tickets.states import PriorityClass
 from services.simulator.scenario import Scenario
 
@@ -289,7 +290,7 @@ class Simulation:
         queues = self.queues[ticket.service_id]
         by_class = {p: len(q) for p, q in queues.items()}
         # Just arrived: every waiting ticket of its class was queued earlier.
-        ticket.ahead = estimates.position(
+        ticket.ahead = ahead_of(
             policy.effective_class(self._candidate(ticket), at(now)), by_class, by_class
         )
         queues[ticket.priority].append(ticket)

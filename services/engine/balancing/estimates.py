@@ -27,8 +27,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from services.engine.balancing.policy import FAVOURED, Link, Role
-from services.engine.tickets.states import PriorityClass
+from services.engine.balancing.policy import Link, Role
 
 # Weight of the newest handle time in the moving average.
 DEFAULT_ALPHA = 0.2
@@ -288,34 +287,3 @@ def wait_text(ahead: int, minutes: int | None) -> str:
     if minutes is None:
         return f"前方还有 {ahead} 人，暂无法预计等待时间"
     return f"前方还有 {ahead} 人，预计等待 {minutes} 分钟"
-
-
-def classes_before(
-    priority: PriorityClass,
-) -> tuple[frozenset[PriorityClass], frozenset[PriorityClass]]:
-    """Which waiting tickets of the service are called before a ticket of this class.
-
-    Returns (classes called before it whatever their queue time, classes that
-    go before it only if queued earlier): green goes before everyone; favoured
-    tickets (priority, appointment) before normal ones.
-    """
-    green = frozenset({PriorityClass.GREEN})
-    if priority is PriorityClass.GREEN:
-        return frozenset(), green
-    if priority in FAVOURED:
-        return green, FAVOURED
-    return green | FAVOURED, frozenset({PriorityClass.NORMAL})
-
-
-def position(
-    priority: PriorityClass,
-    waiting: Mapping[PriorityClass, int],
-    earlier: Mapping[PriorityClass, int],
-) -> int:
-    """How many tickets are called before this one (前方还有N人), from counts per class.
-
-    ``waiting``: tickets of the service waiting now per class; ``earlier``: of
-    those, the ones queued before this ticket.
-    """
-    before, same = classes_before(priority)
-    return sum(waiting.get(c, 0) for c in before) + sum(earlier.get(c, 0) for c in same)

@@ -17,9 +17,6 @@ helps with), each with a weight. Rules, in order:
    waiting an open window helps at once, so no window idles while a ticket it
    may serve waits. Aging grows without bound, so no ticket starves.
 
-With every service primary, equal targets and weights of at least 1 this
-orders exactly like the foundation's interleave policy (``windows.call_policy.rank``).
-
 ``rank_fifo`` is the baseline used by the simulator (today's practice inside a
 window): the same green-first and interleave rules, first come first served
 inside a class, roles and weights ignored.
@@ -33,13 +30,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from services.engine.tickets.states import PriorityClass
-from services.engine.windows.call_policy import (
+from services.engine.balancing.interleave import (
     FAVOURED,
     InterleaveRatio,
     InterleaveState,
     advance,
 )
+from services.engine.tickets.states import PriorityClass
 
 __all__ = [
     "FAVOURED",
@@ -53,7 +50,6 @@ __all__ = [
     "WindowView",
     "advance",
     "eligible",
-    "get_policy",
     "rank",
     "rank_fifo",
 ]
@@ -242,12 +238,3 @@ class CallPolicy(Protocol):
 
 
 POLICIES: dict[str, CallPolicy] = {"balanced": rank, "fifo": rank_fifo}
-
-
-def get_policy(name: str) -> CallPolicy:
-    try:
-        return POLICIES[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown calling policy {name!r} (known: {', '.join(POLICIES)})"
-        ) from None

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, delete, func, or_, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.balancing.models import TidalChange, TidalServiceState
@@ -115,83 +115,6 @@ async def waiting_by_class(session: AsyncSession, hall_id: int) -> dict[int, dic
     out: dict[int, dict[str, int]] = {}
     for service_id, priority, count in rows.all():
         out.setdefault(int(service_id), {})[str(priority)] = int(count)
-    return out
-
-
-_EARLIER = or_(
-    Ticket.queued_at < bindparam("queued_at", type_=Ticket.queued_at.type),
-    and_(
-        Ticket.queued_at == bindparam("queued_at", type_=Ticket.queued_at.type),
-        Ticket.id < bindparam("ticket_id"),
-    ),
-)
-_CLASS_COUNTS = (
-    select(Ticket.priority, func.count(), func.sum(case((_EARLIER, 1), else_=0)))
-    .where(
-        Ticket.hall_id == bindparam("hall_id"),
-        Ticket.service_id == bindparam("service_id"),
-        Ticket.status == TicketStatus.WAITING.value,
-        Ticket.id != bindparam("ticket_id"),
-    )
-    .group_by(Ticket.priority)
-)
-
-
-async def class_counts(
-    session: AsyncSession, ticket: Ticket
-) -> tuple[dict[str, int], dict[str, int]]:
-    """Waiting tickets of the ticket's service per class, and those queued before it."""
-    rows = await session.execute(
-        _CLASS_COUNTS,
-        {
-            "hall_id": ticket.hall_id,
-            "service_id": ticket.service_id,
-            "queued_at": ticket.queued_at,
-            "ticket_id": ticket.id,
-        },
-    )
-    waiting: dict[str, int] = {}
-    before: dict[str, int] = {}
-    for priority, count, n_before in rows.all():
-        waiting[str(priority)] = int(count)
-        before[str(priority)] = int(n_before or 0)
-    return waiting, before
-
-
-_SERVICE_CLASS_COUNTS = (
-    select(
-        Ticket.service_id,
-        Ticket.priority,
-        func.count(),
-        func.sum(
-            case((Ticket.queued_at <= bindparam("now", type_=Ticket.queued_at.type), 1), else_=0)
-        ),
-    )
-    .where(
-        Ticket.hall_id == bindparam("hall_id"),
-        Ticket.service_id.in_(bindparam("service_ids", expanding=True)),
-        Ticket.status == TicketStatus.WAITING.value,
-    )
-    .group_by(Ticket.service_id, Ticket.priority)
-)
-
-
-async def class_counts_at(
-    session: AsyncSession, hall_id: int, service_ids: Sequence[int], now: datetime
-) -> dict[int, tuple[dict[str, int], dict[str, int]]]:
-    """Per service: waiting tickets per class, and those queued by ``now``.
-
-    A ticket issued at ``now`` comes after every one of those (ids only grow).
-    """
-    rows = await session.execute(
-        _SERVICE_CLASS_COUNTS,
-        {"hall_id": hall_id, "service_ids": list(service_ids), "now": now},
-    )
-    out: dict[int, tuple[dict[str, int], dict[str, int]]] = {s: ({}, {}) for s in service_ids}
-    for service_id, priority, count, n_before in rows.all():
-        waiting, before = out[int(service_id)]
-        waiting[str(priority)] = int(count)
-        before[str(priority)] = int(n_before or 0)
     return out
 
 

@@ -1,13 +1,14 @@
 """Balancing in the engine: the calling policy's view, wait estimates, tidal windows.
 
 Loads what the pure rules need (``policy``, ``estimates``, ``tidal``), asks
-them, and persists and stages events for what they decide. Callers commit.
+them, and persists and stages events for what they decide. Commits nothing:
+the use cases of ``flows`` that call it commit once.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ from services.engine.events import outbox
 from services.engine.halls import repository as halls_repo
 from services.engine.halls.models import Hall, Service
 from services.engine.halls.service import rules_of
+from services.engine.tickets import service as tickets
 from services.engine.tickets.models import Ticket
 from services.engine.tickets.states import PriorityClass
 from services.engine.windows.models import WindowService
@@ -138,41 +140,6 @@ async def wait_board(
     return WaitBoard(loads, waiting, by_class, handle)
 
 
-def _classes(counts: dict[str, int]) -> dict[PriorityClass, int]:
-    return {PriorityClass(k): v for k, v in counts.items() if k in PriorityClass._value2member_map_}
-
-
-@dataclass(frozen=True)
-class QueuePlace:
-    """Where a waiting ticket stands in its service's queue (from one count query)."""
-
-    waiting_others: int  # other waiting tickets of the service
-    queued_before: int  # of those, the ones queued before it (whatever their class)
-    position: int  # 前方还有N人: the ones called before it (green and favoured first)
-
-
-def place_from_counts(
-    priority: PriorityClass, waiting: dict[str, int], earlier: dict[str, int]
-) -> QueuePlace:
-    """The place of a ticket of ``priority`` among the service's other waiting tickets
-    (``waiting`` per class) and those queued before it (``earlier`` per class)."""
-    return QueuePlace(
-        sum(waiting.values()),
-        sum(earlier.values()),
-        estimates.position(priority, _classes(waiting), _classes(earlier)),
-    )
-
-
-async def queue_place(session: AsyncSession, ticket: Ticket) -> QueuePlace:
-    waiting, earlier = await repository.class_counts(session, ticket)
-    return place_from_counts(PriorityClass(ticket.priority), waiting, earlier)
-
-
-async def ticket_position(session: AsyncSession, ticket: Ticket) -> int:
-    """前方还有N人: waiting tickets of its service that are called before it."""
-    return (await queue_place(session, ticket)).position
-
-
 @dataclass(frozen=True)
 class TicketWait:
     ahead: int
@@ -190,7 +157,7 @@ class TicketWait:
 async def ticket_wait(
     session: AsyncSession, hall: Hall, ticket: Ticket, now: datetime
 ) -> TicketWait:
-    ahead = await ticket_position(session, ticket)
+    ahead = await tickets.ahead(session, ticket)
     board = await wait_board(session, hall, now)
     return TicketWait(ahead, board.estimate(ticket.service_id, ahead))
 
@@ -308,32 +275,29 @@ class _RecentBoard:
 _recent_boards: LoopLocal[int, _RecentBoard] = LoopLocal()
 
 
-def _tidal_watches(hall: Hall, service: Service) -> bool:
+def tidal_watches(hall: Hall, services: Iterable[Service]) -> bool:
+    """Whether a tidal rule of the hall watches any of these services."""
     spec = tidal_of(hall)
-    return spec.mode is not TidalMode.OFF and any(r.service == service.code for r in spec.rules)
+    codes = {s.code for s in services}
+    return spec.mode is not TidalMode.OFF and any(r.service in codes for r in spec.rules)
 
 
-async def after_issue(
+def remember_board(hall_id: int, board: WaitBoard) -> None:
+    """Keep a reading of the hall taken at the latest change, for the next issues' estimates."""
+    _recent_boards.get()[hall_id] = _RecentBoard(board, change_stamp(hall_id), time.monotonic())
+
+
+async def wait_after_issue(
     session: AsyncSession, hall: Hall, service: Service, now: datetime, ahead: int
 ) -> TicketWait:
-    """Once a ticket of ``service`` is committed: its wait estimate, then the tidal rules.
+    """A newly issued ticket's wait estimate; ``ahead`` was counted as it was issued.
 
-    Runs after the commit so that the service's number counter is not locked
-    while the hall is read for the estimate. ``ahead`` is the ticket's place,
-    counted in the issuing transaction.
+    Reads only. A busy kiosk bank reuses a reading of the hall taken within the
+    second if only new tickets came since: the place (ahead) is exact either way.
     """
-    stamp = change_stamp(hall.id)
     reuse = _recent_boards.get().get(hall.id)
-    if reuse is not None and reuse.fresh(stamp) and not _tidal_watches(hall, service):
-        # A busy kiosk bank: the hall was read within the second and only new
-        # tickets came since. The place (ahead) is exact; no tidal rule watches
-        # this service, so a new ticket of it cannot start a surge.
+    if reuse is not None and reuse.fresh(change_stamp(hall.id)):
         return TicketWait(ahead, reuse.board.estimate(service.id, ahead))
-    services = await halls_repo.services_of(session, hall.id, active_only=True)
-    board = await wait_board(session, hall, now, services)
-    wait = TicketWait(ahead, board.estimate(service.id, ahead))
-    await evaluate_tidal(session, hall, now, board, services)
-    # Commits the tidal state and log (if any) and ends the read otherwise.
-    await outbox.commit(session)
-    _recent_boards.get()[hall.id] = _RecentBoard(board, stamp, time.monotonic())
-    return wait
+    board = await wait_board(session, hall, now)
+    remember_board(hall.id, board)
+    return TicketWait(ahead, board.estimate(service.id, ahead))

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.bookings.models import Booking, BookingConfig, BookingSlot
 from services.engine.core.db import utcnow
+from services.engine.tickets.states import TicketStatus
 
 
 def _dialect(session: AsyncSession) -> str:
@@ -233,7 +234,7 @@ async def waiting_partner_bookings(session: AsyncSession, hall_id: int) -> Seque
         .where(
             Booking.hall_id == hall_id,
             Booking.partner_id.is_not(None),
-            Ticket.status == "waiting",
+            Ticket.status == TicketStatus.WAITING.value,
         )
     )
     return rows.all()

@@ -31,12 +31,13 @@ from services.engine.bookings.schemas import (
 from services.engine.config import Settings
 from services.engine.core.errors import Forbidden
 from services.engine.deps import HallAccess, IssueAccess, SessionDep, SettingsDep, hall_access
+from services.engine.flows import tickets as tickets_flow
+from services.engine.flows.tickets import TicketView
 from services.engine.halls.models import Hall, Service
 from services.engine.partners.deps import LimiterDep, PartnerAccess, PartnerCaller
 from services.engine.partners.ratelimit import RateLimiter
 from services.engine.tickets.router import status_url
 from services.engine.tickets.router import to_out as ticket_out
-from services.engine.tickets.service import TicketView
 
 # Requests a minute one citizen (by ID number) may cause through any partner.
 CITIZEN_PER_MINUTE = 10
@@ -97,13 +98,13 @@ async def _check_in_out(
     return CheckInOut(
         booking=booking,
         ticket=ticket_out(
-            TicketView(issued.ticket, issued.service, issued.waiting_ahead, None, None),
+            TicketView(issued.ticket, issued.service, issued.ahead, None, None),
             status_url(settings, hall, issued.ticket.id),
         ),
     )
 
 
-def _position_out(p: service.Position) -> PositionOut:
+def _position_out(p: tickets_flow.Position) -> PositionOut:
     return PositionOut(
         ticket_id=p.ticket_id,
         number=p.number,
@@ -278,7 +279,7 @@ async def partner_position(
 ) -> PositionOut:
     """Live position: 前方还有N人, estimated wait, the window once called."""
     return _position_out(
-        await service.partner_ticket_position(
+        await tickets_flow.partner_ticket_position(
             session=session, hall=caller.hall, ticket_id=ticket_id, partner_id=caller.partner.id
         )
     )

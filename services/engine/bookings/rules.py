@@ -9,11 +9,65 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from typing import Any
+
+from pydantic import Field, field_validator
 
 from services.engine.core.errors import Refusal
-from services.engine.halls.config import BookingSpec, HallFile
 from services.engine.halls.opening_hours import Schedule
+from services.engine.halls.settings import Strict
+
+
+class BookingSpec(Strict):
+    """Appointments (预约) for a hall: slots, release, cutoffs, arrival window, no-shows.
+
+    ``[hall.booking]`` turns booking on for every active service of the hall;
+    a service may override the slot fields (or switch booking off) in its own
+    ``booking`` table.
+    """
+
+    enabled: bool = True
+    capacity_per_slot: int = Field(default=5, ge=0, le=10_000)
+    slot_minutes: int = Field(default=30, ge=5, le=24 * 60)
+    release_days_ahead: int = Field(default=7, ge=0, le=90)
+    release_time: str = Field(default="09:00", pattern=r"^\d{2}:\d{2}$")
+    # Booking closes this long before a slot starts.
+    book_cutoff_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
+    one_per_person_per_day: bool = True
+    cancel_cutoff_hours: float = Field(default=2.0, ge=0, le=24 * 7)
+    arrive_early_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    arrive_late_minutes: int = Field(default=15, ge=0, le=24 * 60)
+    no_show_limit: int = Field(default=3, ge=1, le=100)
+    no_show_period_days: int = Field(default=30, ge=1, le=365)
+    suspension_days: int = Field(default=30, ge=0, le=365)
+    # The partner's webhook fires when a booked ticket is this many places from the window.
+    notify_places_ahead: int = Field(default=3, ge=0, le=100)
+
+    @field_validator("release_time")
+    @classmethod
+    def _release_time(cls, value: str) -> str:
+        hours, minutes = (int(part) for part in value.split(":"))
+        if hours > 23 or minutes > 59:
+            raise ValueError("release_time must be a time of day, HH:MM")
+        return value
+
+
+class ServiceBookingSpec(Strict):
+    """A service's own booking fields; unset ones follow ``[hall.booking]``."""
+
+    enabled: bool = True
+    capacity_per_slot: int | None = Field(default=None, ge=0, le=10_000)
+    slot_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
+    release_days_ahead: int | None = Field(default=None, ge=0, le=90)
+    release_time: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
+    book_cutoff_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
+    cancel_cutoff_hours: float | None = Field(default=None, ge=0, le=24 * 7)
+    arrive_early_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+    arrive_late_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
+
+    def over(self, hall: BookingSpec) -> BookingSpec:
+        """The hall's booking settings with this service's own laid over them."""
+        own = self.model_dump(exclude_none=True)
+        return hall.model_copy(update=own)
 
 
 class BookingClosed(Refusal):
@@ -194,15 +248,3 @@ def suspended_until(
             end = t + timedelta(days=spec.suspension_days)
             until = end if until is None or end > until else until
     return until if until is not None and until > now else None
-
-
-def booking_config_of(spec: HallFile) -> dict[str, Any]:
-    """The booking sections of a hall file, as stored (``{"hall": ..., "services": ...}``)."""
-    return {
-        "hall": spec.hall.booking.model_dump(mode="json") if spec.hall.booking else None,
-        "services": {
-            s.code: s.booking.model_dump(mode="json", exclude_none=True)
-            for s in spec.services
-            if s.booking is not None
-        },
-    }

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -15,22 +14,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.engine.auth.permissions import Principal
 from services.engine.bookings import repository, rules
 from services.engine.bookings.models import Booking
+from services.engine.bookings.rules import BookingSpec, ServiceBookingSpec
 from services.engine.core import pii
 from services.engine.core.db import utcnow
 from services.engine.core.errors import NotFound, ValidationFailed
 from services.engine.events import outbox
 from services.engine.halls import repository as halls_repo
-from services.engine.halls.config import BookingSpec, ServiceBookingSpec, service_schedule
 from services.engine.halls.models import Hall, Service
 from services.engine.halls.service import hours_of
-from services.engine.tickets import repository as tickets_repo
+from services.engine.halls.settings import service_schedule
 from services.engine.tickets.service import (
     IssuedTicket,
     IssueRequest,
     issue_ticket_uncommitted,
 )
-from services.engine.tickets.states import PriorityClass, TicketSource, TicketStatus
-from services.engine.windows import repository as windows_repo
+from services.engine.tickets.states import PriorityClass, TicketSource
 
 
 class BookingStatus:
@@ -601,69 +599,6 @@ async def day_overview(
             session, hall.id, day, service_id=service_id, status=status
         )
     ]
-
-
-# ---------------------------------------------------------------- live position
-
-
-@dataclass(frozen=True)
-class Position:
-    ticket_id: int
-    number: str
-    service: Service
-    status: str
-    waiting_ahead: int | None
-    estimated_wait_minutes: int | None
-    window: int | None
-
-    @property
-    def message(self) -> str:
-        """What the citizen's phone shows (前方还有N人 / 请到3号窗口)."""
-        if self.status == TicketStatus.CALLED.value and self.window is not None:
-            return f"请{self.number}号到{self.window}号窗口办理"
-        if self.status == TicketStatus.WAITING.value and self.waiting_ahead is not None:
-            return f"前方还有{self.waiting_ahead}人"
-        return {
-            TicketStatus.SERVING.value: "正在办理",
-            TicketStatus.DONE.value: "已办结",
-            TicketStatus.NO_SHOW.value: "已过号, 请重新取号",
-            TicketStatus.CANCELLED.value: "已取消",
-            TicketStatus.TRANSFERRED.value: "已转移",
-        }.get(self.status, self.status)
-
-
-def estimate_wait_minutes(ahead: int, average_handle_minutes: float, open_windows: int) -> int:
-    """Rough wait: the people ahead, handled by the open windows serving the service."""
-    return math.ceil(ahead * average_handle_minutes / max(open_windows, 1))
-
-
-async def position_of(*, session: AsyncSession, hall: Hall, ticket_id: int) -> Position:
-    ticket = await tickets_repo.get_ticket(session, hall.id, ticket_id)
-    if ticket is None:
-        raise NotFound(f"no ticket {ticket_id} in this hall")
-    service = await halls_repo.get_service(session, ticket.service_id)
-    assert service is not None
-    ahead: int | None = None
-    estimate: int | None = None
-    if ticket.status == TicketStatus.WAITING.value:
-        ahead = await tickets_repo.waiting_ahead(session, ticket)
-        windows = (await windows_repo.windows_by_service(session, hall.id)).get(service.id, [])
-        open_windows = sum(1 for w in windows if w.state != "closed")
-        estimate = estimate_wait_minutes(ahead, service.average_handle_minutes, open_windows)
-    window: int | None = None
-    if ticket.window_id is not None:
-        window = (await windows_repo.window_numbers(session, hall.id)).get(ticket.window_id)
-    return Position(ticket.id, ticket.number, service, ticket.status, ahead, estimate, window)
-
-
-async def partner_ticket_position(
-    *, session: AsyncSession, hall: Hall, ticket_id: int, partner_id: int
-) -> Position:
-    """A partner sees the tickets of its own bookings only."""
-    booking = await repository.booking_of_ticket(session, ticket_id)
-    if booking is None or booking.hall_id != hall.id or booking.partner_id != partner_id:
-        raise NotFound(f"no ticket {ticket_id} among this partner's bookings")
-    return await position_of(session=session, hall=hall, ticket_id=ticket_id)
 
 
 @dataclass(frozen=True)

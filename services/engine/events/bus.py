@@ -26,9 +26,6 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BusEndpoint)
     app.state.snapshots = SnapshotCache(app.state.sessionmaker)
     app.state.heartbeats = Heartbeats(settings.bus_heartbeat_seconds)
-    # PostgreSQL commits NOTIFY from the outbox statement itself; the hook stays
-    # free for tests that need to fail a transaction just before COMMIT.
-    app.state.notifier = None
     app.state.listener = None
     app.state.pruner = None
 

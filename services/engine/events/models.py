@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, String, UniqueConstraint, column, table
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.engine.core.db import Base, BigId, UTCDateTime, utcnow
@@ -23,3 +23,9 @@ class HallEvent(Base):
     type: Mapped[str] = mapped_column(String(48))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+# The hall's event counter: the outbox numbers a hall's events from its row's
+# ``event_seq`` (the row lock orders commits). Named here as a plain table so the
+# event layer needs nothing of the halls domain.
+HALL_SEQUENCE = table("halls", column("id", BigInteger), column("event_seq", BigInteger))

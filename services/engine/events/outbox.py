@@ -15,8 +15,7 @@ from services.engine.core.changes import note_changes
 from services.engine.core.db import utcnow
 from services.engine.core.gates import hall_gate
 from services.engine.events.hub import EventHub, PublishedEvent
-from services.engine.events.models import HallEvent
-from services.engine.halls.models import Hall
+from services.engine.events.models import HALL_SEQUENCE, HallEvent
 
 _STAGED = "jiaohao_outbox"
 HUB_KEY = "jiaohao_hub"
@@ -57,17 +56,16 @@ async def _number_and_commit(
     if bind.dialect.name == "postgresql" and by_hall:
         for hall_id in sorted(by_hall):
             published.extend(await _number_and_notify_pg(session, hall_id, by_hall[hall_id], now))
-        await _before_commit(session, published)
         await session.commit()
         return published
     for hall_id in sorted(by_hall):
         items = by_hall[hall_id]
         last = (
             await session.execute(
-                update(Hall)
-                .where(Hall.id == hall_id)
-                .values(event_seq=Hall.event_seq + len(items))
-                .returning(Hall.event_seq)
+                update(HALL_SEQUENCE)
+                .where(HALL_SEQUENCE.c.id == hall_id)
+                .values(event_seq=HALL_SEQUENCE.c.event_seq + len(items))
+                .returning(HALL_SEQUENCE.c.event_seq)
             )
         ).scalar_one()
         first = last - len(items) + 1
@@ -79,16 +77,8 @@ async def _number_and_commit(
         published.extend(
             PublishedEvent(hall_id, r["seq"], r["type"], r["payload"], now) for r in rows
         )
-    await _before_commit(session, published)
     await session.commit()
     return published
-
-
-async def _before_commit(session: AsyncSession, published: list[PublishedEvent]) -> None:
-    """An optional hook run inside the transaction (tests use it to fail a commit)."""
-    hook = session.info.get("jiaohao_notify")
-    if hook is not None and published:
-        await hook(session, published)
 
 
 def _hand_over(session: AsyncSession, published: list[PublishedEvent]) -> None:

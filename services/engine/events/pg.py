@@ -16,12 +16,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, Protocol
 
-from services.engine.auth.cache import AccessCache
 from services.engine.events.hub import EventHub
 
 log = logging.getLogger(__name__)
+
+
+class AccessListener(Protocol):
+    """Told what the access channel says (the access cache, auth/cache.py, is one).
+
+    The listener only reports: a change was announced, or announcements can or
+    cannot be trusted now. It does not know what is kept.
+    """
+
+    @property
+    def live(self) -> bool: ...
+
+    def changed(self) -> None: ...
+
+    def set_live(self, live: bool) -> None: ...
+
 
 CHANNEL = "jiaohao_events"
 ACCESS_CHANNEL = "jiaohao_access"  # migration 0007's triggers
@@ -65,7 +80,7 @@ class PgListener:
         dsn: str,
         hub: EventHub,
         *,
-        access: AccessCache | None = None,
+        access: AccessListener | None = None,
         max_backoff: float = 10.0,
     ) -> None:
         self._dsn = dsn

@@ -9,8 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.events.hub import PublishedEvent
-from services.engine.events.models import HallEvent
-from services.engine.halls.models import Hall
+from services.engine.events.models import HALL_SEQUENCE, HallEvent
 
 
 def _published(row: HallEvent) -> PublishedEvent:
@@ -19,7 +18,11 @@ def _published(row: HallEvent) -> PublishedEvent:
 
 async def head(session: AsyncSession, hall_id: int) -> int:
     """The hall's last committed sequence number (0 before its first event)."""
-    value = (await session.execute(select(Hall.event_seq).where(Hall.id == hall_id))).scalar()
+    value = (
+        await session.execute(
+            select(HALL_SEQUENCE.c.event_seq).where(HALL_SEQUENCE.c.id == hall_id)
+        )
+    ).scalar()
     return int(value or 0)
 
 

@@ -24,6 +24,7 @@ from services.engine.halls.models import Hall
 from services.engine.tickets import repository as tickets_repo
 from services.engine.tickets.models import Ticket
 from services.engine.tickets.numbering import business_date
+from services.engine.windows import repository as windows_repo
 
 CALL_TYPES = ("ticket.called", "ticket.recalled")
 RECENT_CALLS = 8
@@ -112,7 +113,7 @@ async def build_snapshot(
     services = await halls_repo.services_of(session, hall_id, active_only=True)
     by_id = {s.id: s for s in services}
     waiting = await tickets_repo.waiting_counts(session, hall_id)
-    windows = await halls_repo.windows_of(session, hall_id, active_only=True)
+    windows = await windows_repo.windows_of(session, hall_id, active_only=True)
     held_ids = [w.current_ticket_id for w in windows if w.current_ticket_id is not None]
     held: dict[int, Ticket] = {}
     if held_ids:

@@ -8,7 +8,6 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.halls.models import Hall, Service
-from services.engine.windows.models import Window, WindowService
 
 # Built once: these run on every request; building them each time cost more than the query.
 _HALL_BY_CODE = select(Hall).where(Hall.code == bindparam("code"))
@@ -53,26 +52,3 @@ async def get_service_by_code(session: AsyncSession, hall_id: int, code: str) ->
 
 async def get_service(session: AsyncSession, service_id: int) -> Service | None:
     return await session.get(Service, service_id)
-
-
-async def windows_of(
-    session: AsyncSession, hall_id: int, *, active_only: bool = False
-) -> Sequence[Window]:
-    query = select(Window).where(Window.hall_id == hall_id)
-    if active_only:
-        query = query.where(Window.active.is_(True))
-    return (await session.execute(query.order_by(Window.number))).scalars().all()
-
-
-async def window_services_of(session: AsyncSession, hall_id: int) -> Sequence[WindowService]:
-    return (
-        (
-            await session.execute(
-                select(WindowService)
-                .join(Window, Window.id == WindowService.window_id)
-                .where(Window.hall_id == hall_id)
-            )
-        )
-        .scalars()
-        .all()
-    )

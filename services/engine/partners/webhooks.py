@@ -36,15 +36,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from services.engine.bookings import repository as bookings_repo
 from services.engine.bookings import service as bookings_service
+from services.engine.bookings.rules import BookingSpec
 from services.engine.config import Settings
 from services.engine.core.db import utcnow
 from services.engine.events.models import HallEvent
-from services.engine.halls.config import BookingSpec
 from services.engine.halls.models import Hall
 from services.engine.partners import repository, signing
 from services.engine.partners.models import Partner, WebhookCursor, WebhookDelivery
 from services.engine.partners.service import forget_old_nonces, secret_of
-from services.engine.tickets import repository as tickets_repo
+from services.engine.tickets import service as tickets
 
 log = logging.getLogger("jiaohao.webhooks")
 
@@ -191,7 +191,7 @@ async def _derive_hall(
     for booking, ticket in await bookings_repo.waiting_partner_bookings(session, hall.id):
         if booking.partner_id not in partner_ids:
             continue
-        ahead = await tickets_repo.waiting_ahead(session, ticket)
+        ahead = await tickets.ahead(session, ticket)
         if ahead > places:
             continue
         created += await _add_delivery(

@@ -22,9 +22,9 @@ from pydantic import BaseModel, Field
 from services.engine.core.db import utcnow
 from services.engine.core.errors import NotFound
 from services.engine.deps import SessionDep, SettingsDep
+from services.engine.flows import tickets
 from services.engine.halls import repository as halls_repo
 from services.engine.public.signing import signature_valid
-from services.engine.tickets import service as tickets
 from services.engine.tickets.states import TicketStatus
 
 router = APIRouter(tags=["public"])
@@ -105,7 +105,7 @@ async def _public_view(
         service_name=view.service.name,
         status=status,
         status_text=status_text(status, window),
-        waiting_ahead=view.waiting_ahead,
+        waiting_ahead=view.ahead,
         estimated_wait_minutes=view.wait.minutes if view.wait else None,
         window=window,
         business_date=t.business_date,

@@ -18,6 +18,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.engine.core.db import Base, BigId, UTCDateTime, utcnow
+from services.engine.tickets.states import TicketStatus
 
 
 class TicketCounter(Base):
@@ -74,7 +75,7 @@ class Ticket(Base):
     number: Mapped[str] = mapped_column(String(16))
     priority: Mapped[str] = mapped_column(String(16), default="normal")
     source: Mapped[str] = mapped_column(String(16), default="kiosk")
-    status: Mapped[str] = mapped_column(String(16), default="waiting")
+    status: Mapped[str] = mapped_column(String(16), default=TicketStatus.WAITING.value)
     recall_count: Mapped[int] = mapped_column(Integer, default=0)
     requeue_count: Mapped[int] = mapped_column(Integer, default=0)
     # Queue order; equals issued_at unless re-queued or carried over by a transfer.

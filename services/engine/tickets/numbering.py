@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
-
-from services.engine.halls.opening_hours import Session
 
 
 def business_date(at: datetime, timezone: str) -> date:
@@ -34,23 +30,6 @@ def parse_number(text: str) -> tuple[str, int] | None:
     if match is None or int(match.group(2)) < 1:
         return None
     return match.group(1).upper(), int(match.group(2))
-
-
-@dataclass(frozen=True)
-class PeriodQuota:
-    """A quota for a part of the day (分时段限号), e.g. 08:30-10:00 at most 40 tickets."""
-
-    session: Session
-    limit: int
-
-
-def quota_period_at(quotas: Sequence[PeriodQuota], local: datetime) -> PeriodQuota | None:
-    """The period quota in force at a local time, if any."""
-    minute = local.hour * 60 + local.minute + local.second / 60
-    for quota in quotas:
-        if quota.session.contains(minute):
-            return quota
-    return None
 
 
 def daily_quota_left(limit: int | None, issued: int) -> int | None:

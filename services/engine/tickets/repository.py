@@ -13,6 +13,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     func,
     insert,
     or_,
@@ -24,7 +25,13 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.tickets.models import Ticket, TicketCounter, TicketEvent
-from services.engine.tickets.states import OPEN_STATUSES, PriorityClass, TicketStatus
+from services.engine.tickets.states import (
+    OPEN_STATUSES,
+    PriorityClass,
+    TicketAction,
+    TicketStatus,
+    next_status,
+)
 
 _TICKETS = cast(Table, Ticket.__table__)
 
@@ -163,25 +170,81 @@ async def get_ticket_for_update(
     ).scalar_one_or_none()
 
 
-async def waiting_ahead(session: AsyncSession, ticket: Ticket) -> int:
-    """Waiting tickets of the same service queued before this one."""
-    return int(
-        (
-            await session.execute(
-                select(func.count())
-                .select_from(Ticket)
-                .where(
-                    Ticket.hall_id == ticket.hall_id,
-                    Ticket.service_id == ticket.service_id,
-                    Ticket.status == TicketStatus.WAITING.value,
-                    or_(
-                        Ticket.queued_at < ticket.queued_at,
-                        and_(Ticket.queued_at == ticket.queued_at, Ticket.id < ticket.id),
-                    ),
-                )
-            )
-        ).scalar_one()
+_EARLIER = or_(
+    Ticket.queued_at < bindparam("queued_at", type_=Ticket.queued_at.type),
+    and_(
+        Ticket.queued_at == bindparam("queued_at", type_=Ticket.queued_at.type),
+        Ticket.id < bindparam("ticket_id"),
+    ),
+)
+_CLASS_COUNTS = (
+    select(Ticket.priority, func.count(), func.sum(case((_EARLIER, 1), else_=0)))
+    .where(
+        Ticket.hall_id == bindparam("hall_id"),
+        Ticket.service_id == bindparam("service_id"),
+        Ticket.status == TicketStatus.WAITING.value,
+        Ticket.id != bindparam("ticket_id"),
     )
+    .group_by(Ticket.priority)
+)
+
+
+async def class_counts(
+    session: AsyncSession, ticket: Ticket
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Waiting tickets of the ticket's service per class, and those queued before it."""
+    rows = await session.execute(
+        _CLASS_COUNTS,
+        {
+            "hall_id": ticket.hall_id,
+            "service_id": ticket.service_id,
+            "queued_at": ticket.queued_at,
+            "ticket_id": ticket.id,
+        },
+    )
+    waiting: dict[str, int] = {}
+    before: dict[str, int] = {}
+    for priority, count, n_before in rows.all():
+        waiting[str(priority)] = int(count)
+        before[str(priority)] = int(n_before or 0)
+    return waiting, before
+
+
+_SERVICE_CLASS_COUNTS = (
+    select(
+        Ticket.service_id,
+        Ticket.priority,
+        func.count(),
+        func.sum(
+            case((Ticket.queued_at <= bindparam("now", type_=Ticket.queued_at.type), 1), else_=0)
+        ),
+    )
+    .where(
+        Ticket.hall_id == bindparam("hall_id"),
+        Ticket.service_id.in_(bindparam("service_ids", expanding=True)),
+        Ticket.status == TicketStatus.WAITING.value,
+    )
+    .group_by(Ticket.service_id, Ticket.priority)
+)
+
+
+async def class_counts_at(
+    session: AsyncSession, hall_id: int, service_ids: Sequence[int], now: datetime
+) -> dict[int, tuple[dict[str, int], dict[str, int]]]:
+    """Per service: waiting tickets per class, and those queued by ``now``.
+
+    A ticket issued at ``now`` comes after every one of those (ids only grow).
+    """
+    rows = await session.execute(
+        _SERVICE_CLASS_COUNTS,
+        {"hall_id": hall_id, "service_ids": list(service_ids), "now": now},
+    )
+    out: dict[int, tuple[dict[str, int], dict[str, int]]] = {s: ({}, {}) for s in service_ids}
+    for service_id, priority, count, n_before in rows.all():
+        waiting, before = out[int(service_id)]
+        waiting[str(priority)] = int(count)
+        before[str(priority)] = int(n_before or 0)
+    return out
 
 
 # Built once: hot statements skip expression building and cache-key work per call.
@@ -215,7 +278,7 @@ async def waiting_counts(session: AsyncSession, hall_id: int) -> dict[int, int]:
 def _queue_heads_statement(services: int) -> Any:
     # Plain SQL, built once per number of services: a statement of this size
     # built and keyed afresh on every call cost more than running it.
-    waiting = "hall_id = :hall_id AND status = 'waiting'"
+    waiting = f"hall_id = :hall_id AND status = '{TicketStatus.WAITING.value}'"
     columns = "id, service_id, priority, queued_at, target_window_id"
     heads = [
         f"SELECT * FROM (SELECT {columns} FROM tickets WHERE {waiting}"
@@ -257,6 +320,8 @@ async def queue_heads(
     return (await session.execute(statement, params)).all()
 
 
+# A claim is the state machine's call step, done as one guarded statement.
+CALLED = next_status(TicketStatus.WAITING, TicketAction.CALL)
 _CLAIM = (
     update(_TICKETS)
     .where(
@@ -264,7 +329,7 @@ _CLAIM = (
         _TICKETS.c.status == TicketStatus.WAITING.value,
     )
     .values(
-        status=TicketStatus.CALLED.value,
+        status=CALLED.value,
         window_id=bindparam("window_id"),
         staff_user_id=bindparam("staff_user_id"),
         called_at=bindparam("called_at"),
@@ -286,11 +351,11 @@ async def claim_waiting(session: AsyncSession, ticket_id: int, values: dict[str,
 # over at once rather than waited for: when many windows call together they would
 # otherwise all queue on the same first ticket.
 _CLAIM_FIRST_PG = text(
-    """
-    UPDATE tickets SET status = 'called', window_id = :window_id,
+    f"""
+    UPDATE tickets SET status = '{CALLED.value}', window_id = :window_id,
                        staff_user_id = :staff_user_id, called_at = :called_at
     WHERE id = (
-        SELECT id FROM tickets WHERE id = ANY(:ids) AND status = 'waiting'
+        SELECT id FROM tickets WHERE id = ANY(:ids) AND status = '{TicketStatus.WAITING.value}'
         ORDER BY array_position(:ids, id) LIMIT 1
         FOR UPDATE SKIP LOCKED)
     RETURNING id

@@ -15,9 +15,10 @@ from services.engine.deps import (
     SessionDep,
     SettingsDep,
 )
+from services.engine.flows import issue as issuing
+from services.engine.flows import tickets as flows
 from services.engine.halls.models import Hall
 from services.engine.public.signing import status_url as signed_status_url
-from services.engine.tickets import service
 from services.engine.tickets.schemas import (
     CancelIn,
     IssueTicketIn,
@@ -43,7 +44,7 @@ def status_url(settings: Settings, hall: Hall, ticket_id: int) -> str:
     return signed_status_url(settings.public_base_url, settings.secret_key, hall.code, ticket_id)
 
 
-def to_out(view: service.TicketView, status_url: str | None = None) -> TicketOut:
+def to_out(view: flows.TicketView, status_url: str | None = None) -> TicketOut:
     t = view.ticket
     return TicketOut(
         id=t.id,
@@ -53,7 +54,7 @@ def to_out(view: service.TicketView, status_url: str | None = None) -> TicketOut
         status=t.status,
         priority=t.priority,
         source=t.source,
-        waiting_ahead=view.waiting_ahead,
+        waiting_ahead=view.ahead,
         estimated_wait_minutes=view.wait.minutes if view.wait else None,
         wait_text=view.wait.text if view.wait else None,
         issued_at=t.issued_at,
@@ -80,7 +81,7 @@ async def issue_ticket(
     cache: AccessCacheDep,
 ) -> TicketOut:
     """取号: take the next number of a service."""
-    issued = await service.issue_ticket(
+    view = await issuing.issue_ticket(
         session=session,
         hall=access.hall,
         service_code=body.service,
@@ -92,12 +93,7 @@ async def issue_ticket(
         phone=body.phone,
         cache=cache,
     )
-    return to_out(
-        service.TicketView(
-            issued.ticket, issued.service, issued.waiting_ahead, None, None, issued.wait
-        ),
-        status_url(settings, access.hall, issued.ticket.id),
-    )
+    return to_out(view, status_url(settings, access.hall, view.ticket.id))
 
 
 @router.get("/tickets", response_model=TicketsOut)
@@ -111,7 +107,7 @@ async def find_tickets(
 ) -> TicketsOut:
     """Today's tickets with a number (补打: reprinting at the kiosk). A transfer carries a
     number on to a new ticket, so the answer lists the chain, oldest first; empty if none."""
-    views = await service.find_by_number(session=session, hall=access.hall, number=number)
+    views = await flows.find_by_number(session=session, hall=access.hall, number=number)
     return TicketsOut(
         tickets=[to_out(v, status_url(settings, access.hall, v.ticket.id)) for v in views]
     )
@@ -122,7 +118,7 @@ async def get_ticket(
     ticket_id: int, access: ReadAccess, session: SessionDep, settings: SettingsDep
 ) -> TicketOut:
     return to_out(
-        await service.get_ticket(session=session, hall=access.hall, ticket_id=ticket_id),
+        await flows.get_ticket(session=session, hall=access.hall, ticket_id=ticket_id),
         status_url(settings, access.hall, ticket_id),
     )
 
@@ -131,7 +127,7 @@ async def get_ticket(
 async def cancel_ticket(
     ticket_id: int, access: CancelAccess, session: SessionDep, body: CancelIn | None = None
 ) -> TicketOut:
-    view = await service.cancel_ticket(
+    view = await flows.cancel_ticket(
         session=session,
         hall=access.hall,
         ticket_id=ticket_id,
@@ -144,7 +140,7 @@ async def cancel_ticket(
 @router.get("/queues", response_model=QueuesOut)
 async def queues(access: ReadAccess, session: SessionDep) -> QueuesOut:
     """Per service: waiting count, windows serving it, hours and quota."""
-    views = await service.queues(session=session, hall=access.hall)
+    views = await flows.queues(session=session, hall=access.hall)
     return QueuesOut(
         hall=access.hall.code,
         queues=[

@@ -1,9 +1,14 @@
-"""Use cases for tickets: issue (取号), look up, cancel, queue overview."""
+"""Tickets: issue into the queue (取号), the one state transition, the one "ahead".
+
+Everything here works inside the caller's transaction and commits nothing: the
+use cases that commit are in ``flows`` (issue, cancel, call, transfer) and
+``windows.service`` (the steps at a window).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,10 +16,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.auth.cache import AccessCache
-from services.engine.auth.permissions import Principal
-from services.engine.balancing import repository as balancing_repo
-from services.engine.balancing import service as balancing
-from services.engine.core import group_commit, pii
 from services.engine.core.db import utcnow
 from services.engine.core.errors import (
     DuplicateOpenTicket,
@@ -26,16 +27,15 @@ from services.engine.core.errors import (
 )
 from services.engine.events import outbox
 from services.engine.halls import repository as halls_repo
-from services.engine.halls.config import PeriodQuotaSpec, service_schedule
 from services.engine.halls.models import Hall, Service
 from services.engine.halls.service import hours_of, rules_of
+from services.engine.halls.settings import PeriodQuotaSpec, quota_period_at, service_schedule
 from services.engine.tickets import repository
+from services.engine.tickets.ahead import ahead_of, classes
 from services.engine.tickets.models import Ticket
 from services.engine.tickets.numbering import (
     business_date,
     format_number,
-    parse_number,
-    quota_period_at,
 )
 from services.engine.tickets.states import (
     PriorityClass,
@@ -44,18 +44,14 @@ from services.engine.tickets.states import (
     TicketStatus,
     next_status,
 )
-from services.engine.windows import repository as windows_repo
 
 
 @dataclass(frozen=True)
 class IssuedTicket:
     ticket: Ticket
     service: Service
-    waiting_ahead: int
-    # 前方还有N人: tickets called before it (green and favoured first).
-    position: int
-    # 前方还有N人，预计等待M分钟 (calling order and estimate).
-    wait: balancing.TicketWait | None = None
+    # 前方还有N人 (tickets/ahead.py), counted in the issuing transaction.
+    ahead: int
 
 
 def ticket_payload(
@@ -98,64 +94,6 @@ class IssueRequest:
     # A place held in advance (a booking checked in within its arrival window):
     # the service's hours and quotas were applied when it was booked.
     reserved: bool = False
-
-
-async def issue_ticket(
-    *,
-    session: AsyncSession,
-    hall: Hall,
-    service_code: str,
-    priority: PriorityClass,
-    source: TicketSource,
-    principal: Principal,
-    pii_key: str,
-    id_number: str | None = None,
-    phone: str | None = None,
-    now: datetime | None = None,
-    cache: AccessCache | None = None,
-) -> IssuedTicket:
-    """Issue the next number of a service, inside its hours and quotas.
-
-    Issues of a hall that arrive together are written in one transaction
-    (core/group_commit.py); this request is answered once that is committed.
-    """
-    phone_digits = pii.normalise_phone(phone) if phone else None
-    request = IssueRequest(
-        service_code=service_code,
-        priority=priority,
-        source=source,
-        actor=principal.actor,
-        person_hash=(
-            pii.keyed_hash(pii_key, "id", pii.normalise_id_number(id_number)) if id_number else None
-        ),
-        phone_hash=pii.keyed_hash(pii_key, "phone", phone_digits) if phone_digits else None,
-        phone_tail=pii.tail(phone_digits) if phone_digits else None,
-        now=now,
-    )
-
-    async def write(batch: Sequence[IssueRequest]) -> list[IssuedTicket | Refusal]:
-        try:
-            outcomes = await issue_batch_uncommitted(
-                session=session, hall=hall, requests=batch, cache=cache
-            )
-            await outbox.commit(session)
-        except BaseException:
-            outbox.discard(session)
-            await session.rollback()
-            raise
-        # The other requests read the services they are answered with: not through
-        # this request's session.
-        for issued in outcomes:
-            if isinstance(issued, IssuedTicket) and issued.service in session:
-                session.expunge(issued.service)
-        return outcomes
-
-    issued = await group_commit.submit("issue", hall.id, request, write)
-    # After the commit, so the counter lock is not held while estimating.
-    wait = await balancing.after_issue(
-        session, hall, issued.service, now or issued.ticket.issued_at, issued.position
-    )
-    return replace(issued, wait=wait)
 
 
 async def issue_ticket_uncommitted(
@@ -386,21 +324,21 @@ async def _write_tickets(
     # Counted before the batch's tickets are written: each of them comes after
     # every ticket already waiting, and after those before it in the batch.
     counts = {
-        now: await balancing_repo.class_counts_at(session, hall.id, service_ids, now)
+        now: await repository.class_counts_at(session, hall.id, service_ids, now)
         for now in sorted(nows)
     }
     in_batch: dict[int, dict[str, int]] = {s: {} for s in service_ids}
     rows: list[dict[str, Any]] = []
     log_rows: list[dict[str, Any]] = []
-    places: list[balancing.QueuePlace] = []
+    aheads: list[int] = []
     for i, service, sequence in accepted:
         request = requests[i]
         now = request.now or batch_now
         waiting, earlier = counts[now][service.id]
         ours = in_batch[service.id]
-        places.append(
-            balancing.place_from_counts(
-                request.priority, _added(waiting, ours), _added(earlier, ours)
+        aheads.append(
+            ahead_of(
+                request.priority, classes(_added(waiting, ours)), classes(_added(earlier, ours))
             )
         )
         ours[request.priority.value] = ours.get(request.priority.value, 0) + 1
@@ -438,15 +376,15 @@ async def _write_tickets(
         )
     ids = await repository.insert_tickets(session, rows, log_rows)
     issued: list[IssuedTicket] = []
-    for (_, service, _), row, ticket_id, place in zip(accepted, rows, ids, places, strict=True):
+    for (_, service, _), row, ticket_id, ahead in zip(accepted, rows, ids, aheads, strict=True):
         ticket = Ticket(id=ticket_id, **row)
         outbox.stage(
             session,
             hall.id,
             "ticket.issued",
-            {**ticket_payload(ticket, service), "waiting_ahead": place.queued_before},
+            {**ticket_payload(ticket, service), "waiting_ahead": ahead},
         )
-        issued.append(IssuedTicket(ticket, service, place.queued_before, place.position))
+        issued.append(IssuedTicket(ticket, service, ahead))
     # One queue.changed per service, with its count after the batch (the waiting
     # totals are the same whatever moment they were counted at).
     for service in {service.id: service for _, service, _ in accepted}.values():
@@ -468,142 +406,91 @@ def _added(counts: dict[str, int], more: dict[str, int]) -> dict[str, int]:
     return {c: counts.get(c, 0) + more.get(c, 0) for c in counts.keys() | more.keys()}
 
 
-@dataclass(frozen=True)
-class TicketView:
-    ticket: Ticket
-    service: Service
-    waiting_ahead: int | None
-    window_number: int | None
-    target_window_number: int | None
-    wait: balancing.TicketWait | None = None
+async def ahead(session: AsyncSession, ticket: Ticket) -> int:
+    """前方还有N人 for a waiting ticket: its service's waiting tickets called before it."""
+    waiting, earlier = await repository.class_counts(session, ticket)
+    return ahead_of(PriorityClass(ticket.priority), classes(waiting), classes(earlier))
 
 
-async def get_ticket(*, session: AsyncSession, hall: Hall, ticket_id: int) -> TicketView:
-    ticket = await repository.get_ticket(session, hall.id, ticket_id)
-    if ticket is None:
-        raise NotFound(f"no ticket {ticket_id} in this hall")
-    service = await halls_repo.get_service(session, ticket.service_id)
-    assert service is not None
-    ahead = (
-        await repository.waiting_ahead(session, ticket)
-        if ticket.status == TicketStatus.WAITING.value
-        else None
+def transition(
+    session: AsyncSession,
+    ticket: Ticket,
+    action: TicketAction,
+    *,
+    actor: str,
+    at: datetime,
+    detail: dict[str, Any] | None = None,
+    queued_at: datetime | None = None,
+) -> TicketStatus:
+    """The one way a ticket changes state: the state machine's next status, the step's
+    timestamps and counters, and its log row. Returns the status it left.
+
+    ``queued_at``: where a re-queued ticket goes back in (requeue only).
+    """
+    before = TicketStatus(ticket.status)
+    ticket.status = next_status(before, action).value
+    match action:
+        case TicketAction.CALL:
+            ticket.called_at = at
+        case TicketAction.RECALL:
+            ticket.recall_count += 1
+            ticket.called_at = at
+        case TicketAction.START:
+            ticket.started_at = at
+        case TicketAction.FINISH:
+            ticket.finished_at = at
+            # Keypads often have no start key: the service started when it was called.
+            ticket.started_at = ticket.started_at or ticket.called_at
+            ticket.closed_at = at
+        case TicketAction.REQUEUE:
+            ticket.requeue_count += 1
+            ticket.recall_count = 0
+            ticket.queued_at = queued_at or at
+            ticket.window_id = None
+            ticket.called_at = None
+        case TicketAction.NO_SHOW | TicketAction.TRANSFER | TicketAction.CANCEL:
+            ticket.closed_at = at
+    repository.log_event(
+        session, ticket, action=action, from_status=before.value, actor=actor, at=at, detail=detail
     )
-    numbers = await windows_repo.window_numbers(session, hall.id)
-    wait = (
-        await balancing.ticket_wait(session, hall, ticket, utcnow())
-        if ticket.status == TicketStatus.WAITING.value
-        else None
-    )
-    return TicketView(
-        ticket,
-        service,
-        ahead,
-        numbers.get(ticket.window_id) if ticket.window_id else None,
-        numbers.get(ticket.target_window_id) if ticket.target_window_id else None,
-        wait,
-    )
+    return before
 
 
-async def cancel_ticket(
-    *, session: AsyncSession, hall: Hall, ticket_id: int, principal: Principal, reason: str | None
-) -> TicketView:
-    """Cancel a waiting or called ticket (the citizen left); frees a calling window."""
-    now = utcnow()
-    ticket = await repository.get_ticket_for_update(session, hall.id, ticket_id)
-    if ticket is None:
-        raise NotFound(f"no ticket {ticket_id} in this hall")
-    before = ticket.status
-    ticket.status = next_status(TicketStatus(before), TicketAction.CANCEL).value
-    ticket.closed_at = now
-    service = await halls_repo.get_service(session, ticket.service_id)
-    assert service is not None
-    if before == TicketStatus.CALLED.value and ticket.window_id is not None:
-        await windows_repo.release_window_holding(session, ticket.window_id, ticket.id, now)
+def claim_values(window_id: int, staff_user_id: int | None, at: datetime) -> dict[str, Any]:
+    """What the claim statement writes besides the status (the call step's stamps)."""
+    return {"window_id": window_id, "staff_user_id": staff_user_id, "called_at": at}
+
+
+def log_claimed(
+    session: AsyncSession, ticket: Ticket, *, actor: str, at: datetime, detail: dict[str, Any]
+) -> None:
+    """The log row of a call made by the claim statement (status and stamps set in SQL)."""
     repository.log_event(
         session,
         ticket,
-        action=TicketAction.CANCEL,
-        from_status=before,
-        actor=principal.actor,
-        at=now,
+        action=TicketAction.CALL,
+        from_status=TicketStatus.WAITING.value,
+        actor=actor,
+        at=at,
+        detail=detail,
+    )
+
+
+async def cancel(
+    session: AsyncSession, hall: Hall, ticket: Ticket, *, actor: str, reason: str | None
+) -> tuple[TicketStatus, Service]:
+    """Cancel a waiting or called ticket (the citizen left); the status it had and its
+    service. The window that was calling it is the caller's to free."""
+    service = await halls_repo.get_service(session, ticket.service_id)
+    assert service is not None
+    before = transition(
+        session,
+        ticket,
+        TicketAction.CANCEL,
+        actor=actor,
+        at=utcnow(),
         detail={"reason": reason} if reason else {},
     )
     outbox.stage(session, hall.id, "ticket.cancelled", ticket_payload(ticket, service))
     await stage_queue_changed(session, hall.id, service)
-    await outbox.commit(session)
-    return await get_ticket(session=session, hall=hall, ticket_id=ticket_id)
-
-
-@dataclass(frozen=True)
-class QueueView:
-    service: Service
-    waiting: int
-    windows: list[int]
-    open_windows: list[int]
-    open_now: bool
-    next_opening: datetime | None
-    issued_today: int
-    quota_left: int | None
-    # For a normal ticket taken now: how many are ahead and the estimated wait.
-    wait: balancing.TicketWait | None = None
-
-
-async def queues(
-    *, session: AsyncSession, hall: Hall, now: datetime | None = None
-) -> list[QueueView]:
-    """Per service: who waits, which windows serve it, whether it is open."""
-    now = now or utcnow()
-    local = now.astimezone(ZoneInfo(hall.timezone))
-    day: date = business_date(now, hall.timezone)
-    counts = await repository.waiting_counts(session, hall.id)
-    issued = await repository.issued_counts(session, hall.id, day)
-    serving = await windows_repo.windows_by_service(session, hall.id)
-    hours = hours_of(hall)
-    board = await balancing.wait_board(session, hall, now)
-    views: list[QueueView] = []
-    for service in await halls_repo.services_of(session, hall.id, active_only=True):
-        schedule = service_schedule(hours, service.hours)
-        is_open = schedule.is_open(local)
-        windows = serving.get(service.id, [])
-        views.append(
-            QueueView(
-                service=service,
-                waiting=counts.get(service.id, 0),
-                windows=sorted(w.number for w in windows),
-                open_windows=sorted(w.number for w in windows if w.state != "closed"),
-                open_now=is_open,
-                next_opening=None if is_open else schedule.next_opening(local),
-                issued_today=issued.get(service.id, 0),
-                quota_left=(
-                    max(service.daily_quota - issued.get(service.id, 0), 0)
-                    if service.daily_quota is not None
-                    else None
-                ),
-                wait=balancing.TicketWait(
-                    board.new_ticket_position(service.id),
-                    board.estimate(service.id, board.new_ticket_position(service.id)),
-                ),
-            )
-        )
-    return views
-
-
-async def find_by_number(
-    *, session: AsyncSession, hall: Hall, number: str, now: datetime | None = None
-) -> list[TicketView]:
-    """Today's tickets with a number (补打 at the kiosk): ``A23`` finds ``A023``.
-
-    A transfer carries the number on to a new ticket, so a number may name a
-    chain; it is returned oldest first. Unknown or malformed numbers give none.
-    """
-    wanted = parse_number(number)
-    if wanted is None:
-        return []
-    day = business_date(now or utcnow(), hall.timezone)
-    found = await repository.tickets_of_day_with_sequence(session, hall.id, day, wanted[1])
-    return [
-        await get_ticket(session=session, hall=hall, ticket_id=t.id)
-        for t in found
-        if parse_number(t.number) == wanted
-    ]
+    return before, service

@@ -24,6 +24,10 @@ class PriorityClass(StrEnum):
     GREEN = "green"  # 绿色通道 / urgent
 
 
+# Called before normal tickets (the F of the F:M interleave), after the green channel.
+FAVOURED = frozenset({PriorityClass.PRIORITY, PriorityClass.APPOINTMENT})
+
+
 class TicketSource(StrEnum):
     KIOSK = "kiosk"
     BOOKING = "booking"

@@ -9,6 +9,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.windows.models import Window, WindowService
+from services.engine.windows.states import WindowState
 
 
 async def get_window(session: AsyncSession, hall_id: int, number: int) -> Window | None:
@@ -64,7 +65,7 @@ async def release_window_holding(
     await session.execute(
         update(Window)
         .where(Window.id == window_id, Window.current_ticket_id == ticket_id)
-        .values(state="idle", current_ticket_id=None, state_changed_at=now)
+        .values(state=WindowState.IDLE.value, current_ticket_id=None, state_changed_at=now)
         .execution_options(synchronize_session=False)
     )
 
@@ -74,6 +75,29 @@ async def list_windows(session: AsyncSession, hall_id: int) -> Sequence[Window]:
         (
             await session.execute(
                 select(Window).where(Window.hall_id == hall_id).order_by(Window.number)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def windows_of(
+    session: AsyncSession, hall_id: int, *, active_only: bool = False
+) -> Sequence[Window]:
+    query = select(Window).where(Window.hall_id == hall_id)
+    if active_only:
+        query = query.where(Window.active.is_(True))
+    return (await session.execute(query.order_by(Window.number))).scalars().all()
+
+
+async def window_services_of(session: AsyncSession, hall_id: int) -> Sequence[WindowService]:
+    return (
+        (
+            await session.execute(
+                select(WindowService)
+                .join(Window, Window.id == WindowService.window_id)
+                .where(Window.hall_id == hall_id)
             )
         )
         .scalars()

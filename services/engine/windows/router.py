@@ -5,9 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.engine.deps import ReadAccess, SessionDep, WindowAccess
+from services.engine.flows import calling
+from services.engine.flows import transfer as transferring
+from services.engine.flows.tickets import TicketView
 from services.engine.halls import repository as halls_repo
 from services.engine.tickets.router import to_out
-from services.engine.tickets.service import TicketView
 from services.engine.windows import service
 from services.engine.windows.models import Window
 from services.engine.windows.schemas import (
@@ -75,7 +77,7 @@ async def list_windows(access: ReadAccess, session: SessionDep) -> list[WindowOu
 async def call_next(number: int, access: WindowAccess, session: SessionDep) -> WindowActionOut:
     """顺呼: call the next ticket for this window (finishing the one in hand)."""
     return _out(
-        await service.call_next(
+        await calling.call_next(
             session=session, hall=access.hall, number=number, principal=access.principal
         )
     )
@@ -87,7 +89,7 @@ async def call_ticket(
 ) -> WindowActionOut:
     """指定呼叫: call a given waiting ticket, with a reason."""
     return _out(
-        await service.call_ticket(
+        await calling.call_ticket(
             session=session,
             hall=access.hall,
             number=number,
@@ -143,7 +145,7 @@ async def transfer(
 ) -> WindowActionOut:
     """转移: pass the ticket in hand to another service or window."""
     return _out(
-        await service.transfer(
+        await transferring.transfer(
             session=session,
             hall=access.hall,
             number=number,

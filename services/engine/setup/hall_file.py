@@ -1,160 +1,29 @@
 """The declarative hall file (TOML): hall, opening hours, calendar, services, windows.
 
 Pure: parses and validates text into a :class:`HallFile`; no database.
+``setup.apply`` writes one into the database.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from datetime import date
 from itertools import pairwise
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from services.engine.balancing.config import TidalSpec
-from services.engine.balancing.policy import POLICIES, Role
+from services.engine.balancing.policy import Role
+from services.engine.bookings.rules import BookingSpec, ServiceBookingSpec
 from services.engine.core.errors import HallConfigInvalid
-from services.engine.halls.opening_hours import (
-    Schedule,
-    Session,
-    parse_sessions,
-    weekday_index,
-    weekly_from_mapping,
-)
-from services.engine.tickets.numbering import PeriodQuota
-from services.engine.windows.call_policy import InterleaveRatio
+from services.engine.halls.opening_hours import weekly_from_mapping
+from services.engine.halls.settings import HoursSpec, PeriodQuotaSpec, RulesSpec
+from services.engine.halls.settings import Strict as _Strict
 from services.engine.windows.states import WindowKind
 
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class HoursSpec(_Strict):
-    """Opening sessions per weekday plus the calendar."""
-
-    weekly: dict[str, list[str]] = Field(default_factory=dict)
-    extra: dict[str, list[str]] = Field(default_factory=dict)
-    closed_dates: list[date] = Field(default_factory=list)
-    # 调休: a date worked although it is a weekend, and which weekday's hours it keeps.
-    working_dates: dict[date, str] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _valid(self) -> HoursSpec:
-        try:
-            self.schedule()
-        except ValueError as err:
-            raise ValueError(f"hours: {err}") from err
-        return self
-
-    def schedule(self) -> Schedule:
-        return Schedule(
-            weekly=weekly_from_mapping(self.weekly),
-            extra=weekly_from_mapping(self.extra),
-            closed_dates=frozenset(self.closed_dates),
-            working_dates={d: weekday_index(w) for d, w in self.working_dates.items()},
-        )
-
-
-class RulesSpec(_Strict):
-    """How the hall calls: recalls, no-shows, the favoured:normal interleave."""
-
-    max_recalls: int = Field(default=3, ge=0, le=10)
-    no_show: Literal["void", "requeue"] = "void"
-    requeue_places: int = Field(default=3, ge=1, le=50)
-    interleave: str = "2:1"
-    one_open_ticket_per_person: bool = True
-    # Calling policy (叫号策略): "balanced" (primary first, aging by wait/target) or "fifo".
-    policy: str = "balanced"
-
-    @field_validator("policy")
-    @classmethod
-    def _policy(cls, value: str) -> str:
-        if value not in POLICIES:
-            raise ValueError(f"policy must be one of {', '.join(POLICIES)}")
-        return value
-
-    @field_validator("interleave")
-    @classmethod
-    def _ratio(cls, value: str) -> str:
-        cls.parse_ratio(value)
-        return value
-
-    @staticmethod
-    def parse_ratio(value: str) -> InterleaveRatio:
-        match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", value)
-        if not match:
-            raise ValueError("interleave must look like '2:1'")
-        return InterleaveRatio(int(match.group(1)), int(match.group(2)))
-
-    def ratio(self) -> InterleaveRatio:
-        return self.parse_ratio(self.interleave)
-
-
-class PeriodQuotaSpec(_Strict):
-    hours: str
-    limit: int = Field(ge=0)
-
-    def quota(self) -> PeriodQuota:
-        return PeriodQuota(Session.parse(self.hours), self.limit)
-
-
-class BookingSpec(_Strict):
-    """Appointments (预约) for a hall: slots, release, cutoffs, arrival window, no-shows.
-
-    ``[hall.booking]`` turns booking on for every active service of the hall;
-    a service may override the slot fields (or switch booking off) in its own
-    ``booking`` table.
-    """
-
-    enabled: bool = True
-    capacity_per_slot: int = Field(default=5, ge=0, le=10_000)
-    slot_minutes: int = Field(default=30, ge=5, le=24 * 60)
-    release_days_ahead: int = Field(default=7, ge=0, le=90)
-    release_time: str = Field(default="09:00", pattern=r"^\d{2}:\d{2}$")
-    # Booking closes this long before a slot starts.
-    book_cutoff_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
-    one_per_person_per_day: bool = True
-    cancel_cutoff_hours: float = Field(default=2.0, ge=0, le=24 * 7)
-    arrive_early_minutes: int = Field(default=30, ge=0, le=24 * 60)
-    arrive_late_minutes: int = Field(default=15, ge=0, le=24 * 60)
-    no_show_limit: int = Field(default=3, ge=1, le=100)
-    no_show_period_days: int = Field(default=30, ge=1, le=365)
-    suspension_days: int = Field(default=30, ge=0, le=365)
-    # The partner's webhook fires when a booked ticket is this many places from the window.
-    notify_places_ahead: int = Field(default=3, ge=0, le=100)
-
-    @field_validator("release_time")
-    @classmethod
-    def _release_time(cls, value: str) -> str:
-        hours, minutes = (int(part) for part in value.split(":"))
-        if hours > 23 or minutes > 59:
-            raise ValueError("release_time must be a time of day, HH:MM")
-        return value
-
-
-class ServiceBookingSpec(_Strict):
-    """A service's own booking fields; unset ones follow ``[hall.booking]``."""
-
-    enabled: bool = True
-    capacity_per_slot: int | None = Field(default=None, ge=0, le=10_000)
-    slot_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
-    release_days_ahead: int | None = Field(default=None, ge=0, le=90)
-    release_time: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
-    book_cutoff_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
-    cancel_cutoff_hours: float | None = Field(default=None, ge=0, le=24 * 7)
-    arrive_early_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
-    arrive_late_minutes: int | None = Field(default=None, ge=0, le=24 * 60)
-
-    def over(self, hall: BookingSpec) -> BookingSpec:
-        """The hall's booking settings with this service's own laid over them."""
-        own = self.model_dump(exclude_none=True)
-        return hall.model_copy(update=own)
 
 
 class ServiceSpec(_Strict):
@@ -303,28 +172,13 @@ def _problem(loc: tuple[int | str, ...], msg: str) -> str:
     return f"{where}: {msg}" if where else msg
 
 
-def service_schedule(hall_hours: HoursSpec, service_hours: dict[str, list[str]] | None) -> Schedule:
-    """The hours a service can be issued: the hall's, cut to the service's own."""
-    schedule = hall_hours.schedule()
-    if service_hours is None:
-        return schedule
-    return schedule.restricted_to(weekly_from_mapping(service_hours))
-
-
-def sessions_text(sessions: tuple[Session, ...]) -> list[str]:
-    return [str(s) for s in sessions]
-
-
-__all__ = [
-    "BookingSpec",
-    "HallFile",
-    "HallSpec",
-    "HoursSpec",
-    "RulesSpec",
-    "ServiceBookingSpec",
-    "ServiceSpec",
-    "WindowSpec",
-    "parse_hall_file",
-    "parse_sessions",
-    "service_schedule",
-]
+def booking_config_of(spec: HallFile) -> dict[str, Any]:
+    """The booking sections of a hall file, as stored (``{"hall": ..., "services": ...}``)."""
+    return {
+        "hall": spec.hall.booking.model_dump(mode="json") if spec.hall.booking else None,
+        "services": {
+            s.code: s.booking.model_dump(mode="json", exclude_none=True)
+            for s in spec.services
+            if s.booking is not None
+        },
+    }

@@ -1,0 +1,130 @@
+"""A hall's own settings, as its hall file gives them and its row keeps them. Pure.
+
+Opening hours and calendar (``HoursSpec``), calling rules (``RulesSpec``), a
+service's period quotas (分时段限号). Every domain reads them through
+``halls.service.hours_of`` / ``rules_of``; the hall file (``setup.hall_file``)
+is built from them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from services.engine.balancing.interleave import InterleaveRatio
+from services.engine.balancing.policy import POLICIES
+from services.engine.halls.opening_hours import (
+    Schedule,
+    Session,
+    weekday_index,
+    weekly_from_mapping,
+)
+
+
+class Strict(BaseModel):
+    """Settings refuse unknown keys and never change once read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HoursSpec(Strict):
+    """Opening sessions per weekday plus the calendar."""
+
+    weekly: dict[str, list[str]] = Field(default_factory=dict)
+    extra: dict[str, list[str]] = Field(default_factory=dict)
+    closed_dates: list[date] = Field(default_factory=list)
+    # 调休: a date worked although it is a weekend, and which weekday's hours it keeps.
+    working_dates: dict[date, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _valid(self) -> HoursSpec:
+        try:
+            self.schedule()
+        except ValueError as err:
+            raise ValueError(f"hours: {err}") from err
+        return self
+
+    def schedule(self) -> Schedule:
+        return Schedule(
+            weekly=weekly_from_mapping(self.weekly),
+            extra=weekly_from_mapping(self.extra),
+            closed_dates=frozenset(self.closed_dates),
+            working_dates={d: weekday_index(w) for d, w in self.working_dates.items()},
+        )
+
+
+class RulesSpec(Strict):
+    """How the hall calls: recalls, no-shows, the favoured:normal interleave."""
+
+    max_recalls: int = Field(default=3, ge=0, le=10)
+    no_show: Literal["void", "requeue"] = "void"
+    requeue_places: int = Field(default=3, ge=1, le=50)
+    interleave: str = "2:1"
+    one_open_ticket_per_person: bool = True
+    # Calling policy (叫号策略): "balanced" (primary first, aging by wait/target) or "fifo".
+    policy: str = "balanced"
+
+    @field_validator("policy")
+    @classmethod
+    def _policy(cls, value: str) -> str:
+        if value not in POLICIES:
+            raise ValueError(f"policy must be one of {', '.join(POLICIES)}")
+        return value
+
+    @field_validator("interleave")
+    @classmethod
+    def _ratio(cls, value: str) -> str:
+        cls.parse_ratio(value)
+        return value
+
+    @staticmethod
+    def parse_ratio(value: str) -> InterleaveRatio:
+        match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", value)
+        if not match:
+            raise ValueError("interleave must look like '2:1'")
+        return InterleaveRatio(int(match.group(1)), int(match.group(2)))
+
+    def ratio(self) -> InterleaveRatio:
+        return self.parse_ratio(self.interleave)
+
+
+@dataclass(frozen=True)
+class PeriodQuota:
+    """A quota for a part of the day (分时段限号), e.g. 08:30-10:00 at most 40 tickets."""
+
+    session: Session
+    limit: int
+
+
+def quota_period_at(quotas: Sequence[PeriodQuota], local: datetime) -> PeriodQuota | None:
+    """The period quota in force at a local time, if any."""
+    minute = local.hour * 60 + local.minute + local.second / 60
+    for quota in quotas:
+        if quota.session.contains(minute):
+            return quota
+    return None
+
+
+class PeriodQuotaSpec(Strict):
+    hours: str
+    limit: int = Field(ge=0)
+
+    def quota(self) -> PeriodQuota:
+        return PeriodQuota(Session.parse(self.hours), self.limit)
+
+
+def service_schedule(hall_hours: HoursSpec, service_hours: dict[str, list[str]] | None) -> Schedule:
+    """The hours a service can be issued: the hall's, cut to the service's own."""
+    schedule = hall_hours.schedule()
+    if service_hours is None:
+        return schedule
+    return schedule.restricted_to(weekly_from_mapping(service_hours))
+
+
+def sessions_text(sessions: tuple[Session, ...]) -> list[str]:
+    return [str(s) for s in sessions]

@@ -1,0 +1,142 @@
+"""Set a hall up from its hall file (``jiaohao hall apply``): hall, services, windows,
+booking settings, in one transaction. Applying the same file twice changes nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.engine.bookings.repository import save_config as save_booking_config
+from services.engine.core.db import utcnow
+from services.engine.events import outbox
+from services.engine.halls import repository
+from services.engine.halls.models import Hall, Service
+from services.engine.setup.hall_file import HallFile, booking_config_of
+from services.engine.windows import repository as windows_repo
+from services.engine.windows.models import Window, WindowService
+
+
+@dataclass
+class ApplyReport:
+    """What applying a hall file changed (empty when nothing did)."""
+
+    hall_code: str
+    created_hall: bool = False
+    changes: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.created_hall or bool(self.changes)
+
+
+def _assign(obj: Any, values: dict[str, Any], label: str, report: ApplyReport) -> None:
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            report.changes.append(f"{label}: {key} {getattr(obj, key)!r} -> {value!r}")
+            setattr(obj, key, value)
+
+
+async def apply_hall_file(*, session: AsyncSession, spec: HallFile) -> ApplyReport:
+    """Create or update a hall from its file; never deletes tickets (retires instead)."""
+    report = ApplyReport(spec.hall.code)
+    hall = await repository.get_hall_by_code(session, spec.hall.code)
+    hall_values: dict[str, Any] = {
+        "name": spec.hall.name,
+        "timezone": spec.hall.timezone,
+        "notice": spec.hall.notice,
+        "hours": spec.hall.hours.model_dump(mode="json"),
+        "rules": spec.hall.rules.model_dump(mode="json"),
+        "tidal": spec.hall.tidal.model_dump(mode="json"),
+    }
+    if hall is None:
+        hall = Hall(code=spec.hall.code, event_seq=0, **hall_values)
+        session.add(hall)
+        await session.flush()
+        report.created_hall = True
+    else:
+        _assign(hall, hall_values, "hall", report)
+
+    existing_services = {s.code: s for s in await repository.services_of(session, hall.id)}
+    services_by_code: dict[str, Service] = {}
+    for order, svc in enumerate(spec.services):
+        values: dict[str, Any] = {
+            "name": svc.name,
+            "prefix": svc.prefix,
+            "number_width": svc.width,
+            "daily_quota": svc.daily_quota,
+            "period_quotas": [q.model_dump(mode="json") for q in svc.period_quotas],
+            "hours": svc.hours,
+            "target_wait_minutes": svc.target_wait_minutes,
+            "average_handle_minutes": svc.average_handle_minutes,
+            "sort_order": order,
+            "active": True,
+        }
+        service = existing_services.pop(svc.code, None)
+        if service is None:
+            service = Service(hall_id=hall.id, code=svc.code, **values)
+            session.add(service)
+            report.changes.append(f"service {svc.code}: created")
+        else:
+            _assign(service, values, f"service {svc.code}", report)
+        services_by_code[svc.code] = service
+    for retired in existing_services.values():
+        # Tickets keep pointing at it, so a service dropped from the file is retired.
+        _assign(retired, {"active": False}, f"service {retired.code}", report)
+    await session.flush()
+
+    existing_windows = {w.number: w for w in await windows_repo.windows_of(session, hall.id)}
+    links = {
+        (ws.window_id, ws.service_id): ws
+        for ws in await windows_repo.window_services_of(session, hall.id)
+    }
+    for win in spec.windows:
+        values = {"name": win.name or f"{win.number}号窗口", "kind": win.kind.value, "active": True}
+        window = existing_windows.pop(win.number, None)
+        if window is None:
+            window = Window(hall_id=hall.id, number=win.number, state="closed", **values)
+            session.add(window)
+            await session.flush()
+            report.changes.append(f"window {win.number}: created")
+        else:
+            _assign(window, values, f"window {win.number}", report)
+        wanted = {services_by_code[code].id: link for code, link in win.links().items()}
+        for service_id, (weight, role) in wanted.items():
+            link = links.pop((window.id, service_id), None)
+            if link is None:
+                session.add(
+                    WindowService(
+                        window_id=window.id, service_id=service_id, weight=weight, role=role.value
+                    )
+                )
+                report.changes.append(f"window {win.number}: serves service #{service_id}")
+            else:
+                if link.weight != weight:
+                    report.changes.append(f"window {win.number}: weight {link.weight} -> {weight}")
+                    link.weight = weight
+                if link.role != role.value:
+                    report.changes.append(f"window {win.number}: role {link.role} -> {role.value}")
+                    link.role = role.value
+    for (window_id, service_id), _link in list(links.items()):
+        if any(w.id == window_id for w in existing_windows.values()):
+            continue  # links of retired windows are kept as they were
+        if _link.role == "tidal":
+            continue  # added by the tidal rules, which remove it again
+        await session.execute(
+            delete(WindowService).where(
+                WindowService.window_id == window_id, WindowService.service_id == service_id
+            )
+        )
+        report.changes.append(f"window #{window_id}: no longer serves service #{service_id}")
+    for retired_window in existing_windows.values():
+        _assign(retired_window, {"active": False}, f"window {retired_window.number}", report)
+    if await save_booking_config(session, hall.id, booking_config_of(spec)):
+        report.changes.append("booking settings updated")
+
+    if report.changed:
+        hall.updated_at = utcnow()
+        outbox.stage(session, hall.id, "hall.updated", {"hall": hall.code})
+    await outbox.commit(session)
+    return report
