@@ -36,6 +36,7 @@ from services.engine.balancing.interleave import (
     InterleaveState,
     advance,
 )
+from services.engine.tickets.ahead import effective_class as ticket_class
 from services.engine.tickets.states import PriorityClass
 
 __all__ = [
@@ -114,19 +115,10 @@ def eligible(candidate: Candidate, window: WindowView) -> bool:
 
 
 def effective_class(candidate: Candidate, now: datetime) -> PriorityClass:
-    """The class a ticket competes in now.
-
-    An appointment is favoured when checked in within its slot (from the slot's
-    start); checked in after the slot ended it waits as a normal ticket, and
-    one checked in early waits as normal until its slot starts.
-    """
-    if candidate.priority is not PriorityClass.APPOINTMENT:
-        return candidate.priority
-    if candidate.slot_end is not None and candidate.queued_at > candidate.slot_end:
-        return PriorityClass.NORMAL
-    if candidate.slot_start is not None and now < candidate.slot_start:
-        return PriorityClass.NORMAL
-    return PriorityClass.APPOINTMENT
+    """The class a ticket competes in now (``tickets.ahead.effective_class``)."""
+    return ticket_class(
+        candidate.priority, candidate.queued_at, candidate.slot_start, candidate.slot_end, now
+    )
 
 
 def aging(candidate: Candidate, window: WindowView, now: datetime) -> float:

@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.balancing.models import TidalChange, TidalServiceState
 from services.engine.balancing.policy import Link, Role
-from services.engine.bookings.models import Booking
 from services.engine.tickets.models import Ticket
 from services.engine.tickets.states import TicketStatus
 from services.engine.windows.models import Window, WindowService
@@ -116,20 +115,6 @@ async def waiting_by_class(session: AsyncSession, hall_id: int) -> dict[int, dic
     for service_id, priority, count in rows.all():
         out.setdefault(int(service_id), {})[str(priority)] = int(count)
     return out
-
-
-async def appointment_slots(
-    session: AsyncSession, ticket_ids: Sequence[int]
-) -> dict[int, tuple[datetime, datetime]]:
-    """The booked slot of each checked-in appointment among these tickets."""
-    if not ticket_ids:
-        return {}
-    rows = await session.execute(
-        select(Booking.ticket_id, Booking.starts_at, Booking.ends_at).where(
-            Booking.ticket_id.in_(list(ticket_ids))
-        )
-    )
-    return {int(t): (s, e) for t, s, e in rows.all() if t is not None}
 
 
 async def tidal_states(session: AsyncSession, hall_id: int) -> dict[int, TidalServiceState]:

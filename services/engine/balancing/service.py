@@ -58,28 +58,20 @@ async def window_view(session: AsyncSession, hall: Hall, window_id: int) -> Wind
     return WindowView(window_id, links, targets)
 
 
-async def candidates_with_slots(
-    session: AsyncSession, rows: Sequence[Any], now: datetime
-) -> list[Candidate]:
+def candidates(rows: Sequence[Any], now: datetime) -> list[Candidate]:
     """Queue heads as policy candidates; appointments carry their booked slot."""
-    appointment_ids = [r.id for r in rows if r.priority == PriorityClass.APPOINTMENT.value]
-    slots = await repository.appointment_slots(session, appointment_ids)
-    out = []
-    for r in rows:
-        queued_at = r.queued_at if r.queued_at.tzinfo else r.queued_at.replace(tzinfo=now.tzinfo)
-        slot = slots.get(r.id)
-        out.append(
-            Candidate(
-                ticket_id=r.id,
-                service_id=r.service_id,
-                priority=PriorityClass(r.priority),
-                queued_at=queued_at,
-                target_window_id=r.target_window_id,
-                slot_start=_aware(slot[0], now) if slot else None,
-                slot_end=_aware(slot[1], now) if slot else None,
-            )
+    return [
+        Candidate(
+            ticket_id=r.id,
+            service_id=r.service_id,
+            priority=PriorityClass(r.priority),
+            queued_at=_aware(r.queued_at, now),
+            target_window_id=r.target_window_id,
+            slot_start=_aware(r.slot_starts_at, now) if r.slot_starts_at else None,
+            slot_end=_aware(r.slot_ends_at, now) if r.slot_ends_at else None,
         )
-    return out
+        for r in rows
+    ]
 
 
 def _aware(value: datetime, now: datetime) -> datetime:

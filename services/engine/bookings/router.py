@@ -32,7 +32,6 @@ from services.engine.config import Settings
 from services.engine.core.errors import Forbidden
 from services.engine.deps import HallAccess, IssueAccess, SessionDep, SettingsDep, hall_access
 from services.engine.flows import tickets as tickets_flow
-from services.engine.flows.tickets import TicketView
 from services.engine.halls.models import Hall, Service
 from services.engine.partners.deps import LimiterDep, PartnerAccess, PartnerCaller
 from services.engine.partners.ratelimit import RateLimiter
@@ -95,12 +94,12 @@ async def _check_in_out(
     issued = done.issued
     booking = await _out(session, hall, done.booking, issued.service)
     booking.ticket_number = issued.ticket.number
+    # The ticket as its own view shows it: the same place and wait estimate as the
+    # kiosk's tickets and the status page.
+    view = await tickets_flow.get_ticket(session=session, hall=hall, ticket_id=issued.ticket.id)
     return CheckInOut(
         booking=booking,
-        ticket=ticket_out(
-            TicketView(issued.ticket, issued.service, issued.ahead, None, None),
-            status_url(settings, hall, issued.ticket.id),
-        ),
+        ticket=ticket_out(view, status_url(settings, hall, issued.ticket.id)),
     )
 
 

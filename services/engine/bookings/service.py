@@ -570,6 +570,7 @@ async def check_in(
             phone_tail=booking.phone_tail,
             now=now,
             reserved=True,
+            slot=(booking.starts_at, booking.ends_at),
         ),
     )
     booking.status = BookingStatus.CHECKED_IN

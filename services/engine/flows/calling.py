@@ -61,7 +61,7 @@ async def call_next(
         )
         if not rows:
             break
-        candidates = await balancing.candidates_with_slots(session, rows, now)
+        candidates = balancing.candidates(rows, now)
         ranked = balancing.policy_of(hall)(view, candidates, state, ratio, now)
         favoured_waiting, normal_waiting = balancing_policy.classes_waiting(ranked, now)
         if not ranked:

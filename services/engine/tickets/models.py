@@ -81,6 +81,9 @@ class Ticket(Base):
     # Queue order; equals issued_at unless re-queued or carried over by a transfer.
     queued_at: Mapped[datetime] = mapped_column(UTCDateTime)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # An appointment's booked slot (预约时段): it is favoured only within it.
+    slot_starts_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    slot_ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     called_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

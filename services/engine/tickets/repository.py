@@ -19,6 +19,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql
@@ -170,6 +171,7 @@ async def get_ticket_for_update(
     ).scalar_one_or_none()
 
 
+_NOW = bindparam("now", type_=Ticket.queued_at.type)
 _EARLIER = or_(
     Ticket.queued_at < bindparam("queued_at", type_=Ticket.queued_at.type),
     and_(
@@ -177,22 +179,55 @@ _EARLIER = or_(
         Ticket.id < bindparam("ticket_id"),
     ),
 )
-_CLASS_COUNTS = (
-    select(Ticket.priority, func.count(), func.sum(case((_EARLIER, 1), else_=0)))
-    .where(
-        Ticket.hall_id == bindparam("hall_id"),
-        Ticket.service_id == bindparam("service_id"),
-        Ticket.status == TicketStatus.WAITING.value,
-        Ticket.id != bindparam("ticket_id"),
-    )
-    .group_by(Ticket.priority)
+_APPOINTMENT = PriorityClass.APPOINTMENT.value
+# The class an appointment competes in now (tickets.ahead.effective_class, in SQL):
+# normal before its slot starts and when checked in after its slot ended.
+_APPOINTMENT_CLASS = case(
+    (
+        or_(Ticket.slot_starts_at > _NOW, Ticket.queued_at > Ticket.slot_ends_at),
+        PriorityClass.NORMAL.value,
+    ),
+    else_=_APPOINTMENT,
 )
 
 
+def _per_class(*group: Any, before: Any) -> Any:
+    """Waiting tickets per class now, and those ``before`` a point, as two branches:
+    tickets of the fixed classes counted from the queue index alone, appointments
+    (few) with their slots."""
+    counted = (func.count(), func.sum(case((before, 1), else_=0)))
+    waiting = Ticket.status == TicketStatus.WAITING.value
+    fixed = (
+        select(*group, Ticket.priority, *counted)
+        .where(waiting, Ticket.priority != _APPOINTMENT)
+        .group_by(*group, Ticket.priority)
+    )
+    appointments = (
+        select(*group, _APPOINTMENT_CLASS, *counted)
+        .where(waiting, Ticket.priority == _APPOINTMENT)
+        .group_by(*group, _APPOINTMENT_CLASS)
+    )
+    return fixed, appointments
+
+
+def _class_counts_statement() -> Any:
+    fixed, appointments = _per_class(before=_EARLIER)
+    where = (
+        Ticket.hall_id == bindparam("hall_id"),
+        Ticket.service_id == bindparam("service_id"),
+        Ticket.id != bindparam("ticket_id"),
+    )
+    return union_all(fixed.where(*where), appointments.where(*where))
+
+
+_CLASS_COUNTS = _class_counts_statement()
+
+
 async def class_counts(
-    session: AsyncSession, ticket: Ticket
+    session: AsyncSession, ticket: Ticket, now: datetime
 ) -> tuple[dict[str, int], dict[str, int]]:
-    """Waiting tickets of the ticket's service per class, and those queued before it."""
+    """Waiting tickets of the ticket's service per class they compete in at ``now``,
+    and those queued before it."""
     rows = await session.execute(
         _CLASS_COUNTS,
         {
@@ -200,32 +235,27 @@ async def class_counts(
             "service_id": ticket.service_id,
             "queued_at": ticket.queued_at,
             "ticket_id": ticket.id,
+            "now": now,
         },
     )
     waiting: dict[str, int] = {}
     before: dict[str, int] = {}
     for priority, count, n_before in rows.all():
-        waiting[str(priority)] = int(count)
-        before[str(priority)] = int(n_before or 0)
+        waiting[str(priority)] = waiting.get(str(priority), 0) + int(count)
+        before[str(priority)] = before.get(str(priority), 0) + int(n_before or 0)
     return waiting, before
 
 
-_SERVICE_CLASS_COUNTS = (
-    select(
-        Ticket.service_id,
-        Ticket.priority,
-        func.count(),
-        func.sum(
-            case((Ticket.queued_at <= bindparam("now", type_=Ticket.queued_at.type), 1), else_=0)
-        ),
-    )
-    .where(
+def _service_class_counts_statement() -> Any:
+    fixed, appointments = _per_class(Ticket.service_id, before=Ticket.queued_at <= _NOW)
+    where = (
         Ticket.hall_id == bindparam("hall_id"),
         Ticket.service_id.in_(bindparam("service_ids", expanding=True)),
-        Ticket.status == TicketStatus.WAITING.value,
     )
-    .group_by(Ticket.service_id, Ticket.priority)
-)
+    return union_all(fixed.where(*where), appointments.where(*where))
+
+
+_SERVICE_CLASS_COUNTS = _service_class_counts_statement()
 
 
 async def class_counts_at(
@@ -242,8 +272,8 @@ async def class_counts_at(
     out: dict[int, tuple[dict[str, int], dict[str, int]]] = {s: ({}, {}) for s in service_ids}
     for service_id, priority, count, n_before in rows.all():
         waiting, before = out[int(service_id)]
-        waiting[str(priority)] = int(count)
-        before[str(priority)] = int(n_before or 0)
+        waiting[str(priority)] = waiting.get(str(priority), 0) + int(count)
+        before[str(priority)] = before.get(str(priority), 0) + int(n_before or 0)
     return out
 
 
@@ -279,7 +309,7 @@ def _queue_heads_statement(services: int) -> Any:
     # Plain SQL, built once per number of services: a statement of this size
     # built and keyed afresh on every call cost more than running it.
     waiting = f"hall_id = :hall_id AND status = '{TicketStatus.WAITING.value}'"
-    columns = "id, service_id, priority, queued_at, target_window_id"
+    columns = "id, service_id, priority, queued_at, target_window_id, slot_starts_at, slot_ends_at"
     heads = [
         f"SELECT * FROM (SELECT {columns} FROM tickets WHERE {waiting}"
         f" AND service_id = :service_{i} AND priority = '{priority.value}'"
@@ -295,7 +325,13 @@ def _queue_heads_statement(services: int) -> Any:
         " WHERE place <= :per_group"
     )
     return text("\nUNION ALL\n".join([*heads, sent_here])).columns(
-        Ticket.id, Ticket.service_id, Ticket.priority, Ticket.queued_at, Ticket.target_window_id
+        Ticket.id,
+        Ticket.service_id,
+        Ticket.priority,
+        Ticket.queued_at,
+        Ticket.target_window_id,
+        Ticket.slot_starts_at,
+        Ticket.slot_ends_at,
     )
 
 

@@ -31,7 +31,7 @@ from services.engine.halls.models import Hall, Service
 from services.engine.halls.service import hours_of, rules_of
 from services.engine.halls.settings import PeriodQuotaSpec, quota_period_at, service_schedule
 from services.engine.tickets import repository
-from services.engine.tickets.ahead import ahead_of, classes
+from services.engine.tickets.ahead import ahead_of, classes, effective_class
 from services.engine.tickets.models import Ticket
 from services.engine.tickets.numbering import (
     business_date,
@@ -94,6 +94,8 @@ class IssueRequest:
     # A place held in advance (a booking checked in within its arrival window):
     # the service's hours and quotas were applied when it was booked.
     reserved: bool = False
+    # An appointment's booked slot (start, end): favoured only within it.
+    slot: tuple[datetime, datetime] | None = None
 
 
 async def issue_ticket_uncommitted(
@@ -336,12 +338,12 @@ async def _write_tickets(
         now = request.now or batch_now
         waiting, earlier = counts[now][service.id]
         ours = in_batch[service.id]
-        aheads.append(
-            ahead_of(
-                request.priority, classes(_added(waiting, ours)), classes(_added(earlier, ours))
-            )
-        )
-        ours[request.priority.value] = ours.get(request.priority.value, 0) + 1
+        # The class it competes in now (an appointment checked in early: normal).
+        slot_start, slot_end = request.slot or (None, None)
+        own = effective_class(request.priority, now, slot_start, slot_end, now)
+        before_it = classes(_added(earlier, ours))
+        aheads.append(ahead_of(own, classes(_added(waiting, ours)), before_it))
+        ours[own.value] = ours.get(own.value, 0) + 1
         rows.append(
             {
                 "hall_id": hall.id,
@@ -357,6 +359,8 @@ async def _write_tickets(
                 "requeue_count": 0,
                 "queued_at": now,
                 "issued_at": now,
+                "slot_starts_at": slot_start,
+                "slot_ends_at": slot_end,
                 "person_hash": request.person_hash,
                 "phone_hash": request.phone_hash,
                 "phone_tail": request.phone_tail,
@@ -406,10 +410,18 @@ def _added(counts: dict[str, int], more: dict[str, int]) -> dict[str, int]:
     return {c: counts.get(c, 0) + more.get(c, 0) for c in counts.keys() | more.keys()}
 
 
-async def ahead(session: AsyncSession, ticket: Ticket) -> int:
+async def ahead(session: AsyncSession, ticket: Ticket, now: datetime | None = None) -> int:
     """前方还有N人 for a waiting ticket: its service's waiting tickets called before it."""
-    waiting, earlier = await repository.class_counts(session, ticket)
-    return ahead_of(PriorityClass(ticket.priority), classes(waiting), classes(earlier))
+    now = now or utcnow()
+    waiting, earlier = await repository.class_counts(session, ticket, now)
+    own = effective_class(
+        PriorityClass(ticket.priority),
+        ticket.queued_at,
+        ticket.slot_starts_at,
+        ticket.slot_ends_at,
+        now,
+    )
+    return ahead_of(own, classes(waiting), classes(earlier))
 
 
 def transition(
