@@ -18,19 +18,19 @@ import asyncpg
 import httpx
 import pytest
 
-from services.engine.app import create_app
 from services.engine.auth.cache import AccessCache
 from services.engine.auth.security import device_token_hash
 from services.engine.events.pg import ACCESS_TRIGGERS
-from tests.api.test_cli import Cli
-from tests.conftest import Hall, _asyncpg_dsn, _empty_tables, make_settings, seed_hall
-
-API = "/api/v1/halls"
+from tests.helpers.api import API, token
+from tests.helpers.app import app_for, serving
+from tests.helpers.cli import Cli
+from tests.helpers.db import asyncpg_dsn, empty_tables
+from tests.helpers.halls import Hall, seed_hall
 
 
 async def sql(url: str, statement: str, *args: object) -> None:
     """A change from outside the engine, as psql or another process makes it."""
-    conn = await asyncpg.connect(_asyncpg_dsn(url))
+    conn = await asyncpg.connect(asyncpg_dsn(url))
     try:
         await conn.execute(statement, *args)
     finally:
@@ -92,18 +92,16 @@ class Engine:
 
 
 @asynccontextmanager
-async def serving(url: str) -> AsyncIterator[Engine]:
-    await _empty_tables(url)
-    app = create_app(make_settings(url))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Engine(app, client, await seed_hall(app, client), url)
+async def engine_on(url: str) -> AsyncIterator[Engine]:
+    await empty_tables(url)
+    app = app_for(url)
+    async with serving(app) as client:
+        yield Engine(app, client, await seed_hall(app, client), url)
 
 
 @pytest.fixture
 async def live(postgres_url: str) -> AsyncIterator[Engine]:
-    async with serving(postgres_url) as engine:
+    async with engine_on(postgres_url) as engine:
         assert engine.cache.live, "the listener is connected once start-up is done"
         yield engine
 
@@ -118,10 +116,6 @@ def new_service(code: str, prefix: str) -> str:
     )
 
 
-def token_of(hall: Hall, who: str) -> str:
-    return hall.h(who)["Authorization"].removeprefix("Bearer ")
-
-
 @pytest.mark.postgres
 async def test_a_device_revoked_from_outside_is_refused_once_announced(
     live: Engine, monkeypatch: pytest.MonkeyPatch
@@ -129,7 +123,7 @@ async def test_a_device_revoked_from_outside_is_refused_once_announced(
     cache = live.cache
     assert (await live.issue()).status_code == 201
     # The kiosk and its hall are kept: the next request reads neither.
-    key = f"device:{device_token_hash(token_of(live.hall, 'kiosk'))}"
+    key = f"device:{device_token_hash(token(live.hall, 'kiosk'))}"
     assert cache.principal(key) is not None
     assert cache.hall(live.hall.code) is not None
 
@@ -325,7 +319,7 @@ async def test_every_column_but_those_that_move_on_their_own_is_watched(
 
     moving = {"devices": {"last_seen_at"}, "users": set(), "halls": {"event_seq"}}
     # Services have no column that moves on its own: every change of them is announced.
-    conn = await asyncpg.connect(_asyncpg_dsn(postgres_url))
+    conn = await asyncpg.connect(asyncpg_dsn(postgres_url))
     try:
         for model in (Device, User, HallRow):
             table = model.__table__.name
@@ -345,7 +339,7 @@ async def test_on_sqlite_nothing_is_kept_and_a_revocation_holds_at_once(
     sqlite_url: str, tmp_path: Path
 ) -> None:
     """One-PC stations: no announcements, so every request reads the database."""
-    async with serving(sqlite_url) as engine:
+    async with engine_on(sqlite_url) as engine:
         assert (await engine.issue()).status_code == 201
         assert not engine.cache.live
         assert engine.cache.hall(engine.hall.code) is None

@@ -12,10 +12,11 @@ from sqlalchemy import update
 
 from services.engine.auth.models import User
 from services.engine.auth.security import create_access_token
-from tests.conftest import PASSWORD, Hall, seed_hall
+from tests.helpers.api import API, assert_problem
+from tests.helpers.app import access_change
+from tests.helpers.halls import PASSWORD, Hall, seed_hall
 
-API = "/api/v1/halls"
-SECRET = "test-secret-key-not-for-production"  # what tests.conftest.make_settings uses
+SECRET = "test-secret-key-not-for-production"  # what tests.helpers.app.make_settings uses
 
 # The expected policy, written out here rather than read from permissions.py.
 READ = {"admin", "manager", "staff", "kiosk", "gateway", "display", "city_admin"}
@@ -189,11 +190,8 @@ def expected_status(caller: str, family: str) -> int:
     return REQUESTS[family][1]
 
 
-def assert_problem(response: httpx.Response, status: int) -> None:
-    assert response.headers["content-type"].startswith("application/problem+json"), response.text
-    body = response.json()
-    assert body["status"] == status and body["detail"]
-    assert body["code"] == {401: "unauthorized", 403: "forbidden"}[status]
+def assert_refused(response: httpx.Response, status: int) -> None:
+    assert_problem(response, status, {401: "unauthorized", 403: "forbidden"}[status])
     if status == 401:
         assert response.headers["www-authenticate"] == "Bearer"
 
@@ -210,7 +208,7 @@ async def test_auth_matrix(app, client: httpx.AsyncClient) -> None:  # type: ign
             response = await request(world, world.headers[caller], fresh)
             seen[caller][family] = response.status_code
             if response.status_code in (401, 403):
-                assert_problem(response, response.status_code)
+                assert_refused(response, response.status_code)
     expected = {c: {f: expected_status(c, f) for f in REQUESTS} for c in callers}
     assert seen == expected
 
@@ -248,14 +246,14 @@ async def test_disabled_account_is_refused(app, client: httpx.AsyncClient) -> No
     hall = await seed_hall(app, client)
     queues = f"{API}/{hall.code}/queues"
     assert (await client.get(queues, headers=hall.h("staff"))).status_code == 200
-    async with app.state.sessionmaker() as session:
+    async with access_change(app), app.state.sessionmaker() as session:
         await session.execute(
             update(User).where(User.username == f"{hall.code}-staff").values(active=False)
         )
         await session.commit()
     refused = await client.get(queues, headers=hall.h("staff"))
     assert refused.status_code == 401
-    assert_problem(refused, 401)
+    assert_refused(refused, 401)
 
 
 # --- staff login ----------------------------------------------------------------------
@@ -298,7 +296,7 @@ async def test_login_refused(app, client: httpx.AsyncClient, username: str, pass
     await seed_hall(app, client)
     response = await login(client, username, password)
     assert response.status_code == 401, response.text
-    assert_problem(response, 401)
+    assert_refused(response, 401)
     # The same answer for an unknown user and a wrong password: no account probing.
     assert response.json()["detail"] == "wrong username or password"
     assert "access_token" not in response.json()
@@ -313,10 +311,10 @@ async def test_login_of_a_disabled_account_refused(app, client: httpx.AsyncClien
         await session.commit()
     response = await login(client, f"{hall.code}-staff", PASSWORD)
     assert response.status_code == 401
-    assert_problem(response, 401)
+    assert_refused(response, 401)
 
 
 async def test_me_without_a_token(client: httpx.AsyncClient) -> None:
     response = await client.get("/api/v1/auth/me")
     assert response.status_code == 401
-    assert_problem(response, 401)
+    assert_refused(response, 401)

@@ -12,20 +12,12 @@ from sqlalchemy import select, text
 from services.engine.core.db import utcnow
 from services.engine.tickets import repository
 from services.engine.tickets.models import Ticket
-from tests.conftest import Hall
+from tests.helpers.api import issue
+from tests.helpers.halls import Hall
 
-API = "/api/v1/halls"
 
-
-async def issue(client: httpx.AsyncClient, hall: Hall, count: int) -> list[int]:
-    ids = []
-    for _ in range(count):
-        response = await client.post(
-            f"{API}/{hall.code}/tickets", json={"service": "business"}, headers=hall.h("kiosk")
-        )
-        assert response.status_code == 201, response.text
-        ids.append(response.json()["id"])
-    return ids
+async def issued_ids(client: httpx.AsyncClient, hall: Hall, count: int) -> list[int]:
+    return [(await issue(client, hall))["id"] for _ in range(count)]
 
 
 def calling(window_id: int) -> dict[str, object]:
@@ -42,7 +34,7 @@ async def window_ids(app) -> list[int]:  # type: ignore[no-untyped-def]
 async def test_the_first_candidate_still_waiting_is_taken_in_the_order_given(
     app, client: httpx.AsyncClient, hall: Hall
 ) -> None:  # type: ignore[no-untyped-def]
-    first, second, third = await issue(client, hall, 3)
+    first, second, third = await issued_ids(client, hall, 3)
     windows = await window_ids(app)
     async with app.state.sessionmaker() as session:
         assert (
@@ -84,7 +76,7 @@ async def waiting_on_a_lock(app) -> None:  # type: ignore[no-untyped-def]
 async def test_a_ticket_being_taken_by_another_window_is_passed_over_not_waited_for(
     app, client: httpx.AsyncClient, hall: Hall
 ) -> None:  # type: ignore[no-untyped-def]
-    first, second = await issue(client, hall, 2)
+    first, second = await issued_ids(client, hall, 2)
     windows = await window_ids(app)
     async with app.state.sessionmaker() as taking, app.state.sessionmaker() as other:
         # Window 1 has taken the first ticket and not committed yet.

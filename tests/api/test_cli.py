@@ -4,95 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import os
 import re
-import secrets
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import select, text
 
-from services.engine.app import create_app
 from services.engine.auth.models import Device, User
 from services.engine.auth.security import verify_password
-from services.engine.core.db import make_engine, make_sessionmaker
 from services.engine.halls.models import Hall
 from services.engine.windows.models import Window
-from tests.api.test_hall_apply import CHANGED, snapshot
-from tests.conftest import (
-    PG_ADMIN_URL,
-    REQUIRE_POSTGRES,
-    TEST_HALL,
-    _admin,
-    _outside_loop,
-    _postgres_unavailable,
-    _sqlalchemy_url,
-    make_settings,
-)
+from tests.helpers.app import app_for, serving
+from tests.helpers.cli import Cli
+from tests.helpers.db import new_postgres_database, outside_loop, snapshot
+from tests.helpers.halls import CHANGED_HALL, TEST_HALL
 
-JIAOHAO = Path(sys.executable).parent / "jiaohao"
 TOKEN_LINE = re.compile(r"^jhd_[A-Za-z0-9_-]{40,}$", re.MULTILINE)
-
-
-@dataclass
-class Cli:
-    """The installed command, pointed at one database."""
-
-    url: str
-    cwd: Path
-    sqlite_file: Path | None
-
-    def __call__(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-        assert JIAOHAO.exists(), f"{JIAOHAO} is missing: install the project (pip install -e .)"
-        env = {
-            **os.environ,
-            "JIAOHAO_DATABASE_URL": self.url,
-            "JIAOHAO_ENVIRONMENT": "test",
-            "JIAOHAO_SECRET_KEY": "test-secret-key-not-for-production",
-            "JIAOHAO_PII_KEY": "test-pii-key-not-for-production",
-        }
-        return subprocess.run(
-            [str(JIAOHAO), *args],
-            input=stdin if stdin is not None else "",
-            capture_output=True,
-            text=True,
-            env=env,
-            cwd=self.cwd,  # no stray .env file is read
-            timeout=180,
-            check=False,
-        )
-
-    def ok(self, *args: str, stdin: str | None = None) -> str:
-        done = self(*args, stdin=stdin)
-        assert done.returncode == 0, f"jiaohao {' '.join(args)}: {done.stderr}"
-        return done.stdout
-
-    def query(self, fn: Any) -> Any:
-        """Run ``await fn(session)`` against the database, from this synchronous test."""
-
-        async def go() -> Any:
-            engine = make_engine(self.url)
-            try:
-                async with make_sessionmaker(engine)() as session:
-                    return await fn(session)
-            finally:
-                await engine.dispose()
-
-        return _outside_loop(asyncio.run, go())
-
-    def stored_text(self) -> str:
-        """Everything the database holds, as text (for 'never stored in clear' checks)."""
-        rows = self.query(snapshot)
-        dump = repr(rows)
-        if self.sqlite_file is not None:
-            dump += self.sqlite_file.read_bytes().decode("latin-1")
-        return dump
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -102,40 +31,25 @@ def cli(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Cli]:
         path = tmp_path / "var" / "jiaohao.db"  # the folder does not exist yet
         yield Cli(f"sqlite+aiosqlite:///{path}", tmp_path, path)
         return
-    reason = _postgres_unavailable()
-    if reason:
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"{reason} (JIAOHAO_REQUIRE_POSTGRES=1)")
-        pytest.skip(reason)
-    name = f"jiaohao_cli_{os.getpid()}_{secrets.token_hex(3)}"
-    _outside_loop(asyncio.run, _admin(f'CREATE DATABASE "{name}"'))
-    base = _sqlalchemy_url(PG_ADMIN_URL).rsplit("/", 1)[0]
-    try:
-        yield Cli(f"{base}/{name}", tmp_path, None)
-    finally:
-        _outside_loop(asyncio.run, _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with new_postgres_database("jiaohao_cli") as url:
+        yield Cli(url, tmp_path, None)
 
 
 async def _through_the_api(url: str, hall: str, token: str, username: str, password: str) -> None:
     """The printed device token and the added user's password work against the engine."""
-    app = create_app(make_settings(url))
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            queues = await client.get(
-                f"/api/v1/halls/{hall}/queues", headers={"Authorization": f"Bearer {token}"}
-            )
-            assert queues.status_code == 200, queues.text
-            login = await client.post(
-                "/api/v1/auth/token", data={"username": username, "password": password}
-            )
-            assert login.status_code == 200, login.text
-            wrong = await client.post(
-                "/api/v1/auth/token", data={"username": username, "password": password + "x"}
-            )
-            assert wrong.status_code == 401
-    finally:
-        await app.state.engine.dispose()
+    async with serving(app_for(url)) as client:
+        queues = await client.get(
+            f"/api/v1/halls/{hall}/queues", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert queues.status_code == 200, queues.text
+        login = await client.post(
+            "/api/v1/auth/token", data={"username": username, "password": password}
+        )
+        assert login.status_code == 200, login.text
+        wrong = await client.post(
+            "/api/v1/auth/token", data={"username": username, "password": password + "x"}
+        )
+        assert wrong.status_code == 401
 
 
 DEMO_USER = re.compile(r"^\s*(manager|staff)\s+user\s+(\S+) / (\S+)$", re.MULTILINE)
@@ -183,7 +97,7 @@ def test_cli_from_an_empty_database(cli: Cli, tmp_path: Path) -> None:
     assert cli.query(counts) == (["demo"], 2, 3)  # the second run added nothing
     demo_password = next(p for role, _, p in users if role == "manager")
     demo_kiosk = next(t for kind, _, t in devices if kind == "kiosk")
-    _outside_loop(
+    outside_loop(
         asyncio.run, _through_the_api(cli.url, "demo", demo_kiosk, "demo-manager", demo_password)
     )
 
@@ -206,9 +120,7 @@ def test_cli_from_an_empty_database(cli: Cli, tmp_path: Path) -> None:
         assert cli.query(snapshot) == before
 
     # A changed file updates in place and says what changed.
-    changed = tmp_path / "changed.toml"
-    changed.write_text(CHANGED, "utf-8")
-    lines = cli.ok("hall", "apply", str(changed)).splitlines()
+    lines = cli.ok("hall", "apply", str(CHANGED_HALL)).splitlines()
     assert "hall testhall: service business: name '企业开办' -> '企业设立登记'" in lines
     assert "hall testhall: window 4: active True -> False" in lines
     assert "hall testhall: window 1: weight 1.0 -> 2.0" in lines
@@ -266,6 +178,4 @@ def test_cli_from_an_empty_database(cli: Cli, tmp_path: Path) -> None:
     assert kiosk.token_hash == hashlib.sha256(token.encode()).hexdigest()
     assert token not in cli.stored_text()
 
-    _outside_loop(
-        asyncio.run, _through_the_api(cli.url, "testhall", token, "cli-manager", password)
-    )
+    outside_loop(asyncio.run, _through_the_api(cli.url, "testhall", token, "cli-manager", password))

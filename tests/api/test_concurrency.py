@@ -13,23 +13,20 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from services.engine.app import create_app
 from services.engine.tickets.models import Ticket, TicketEvent
-from tests.conftest import Hall, make_settings
+from tests.helpers.api import API
+from tests.helpers.app import app_for, serving
+from tests.helpers.halls import Hall
 
-API = "/api/v1/halls"
 ISSUES = 300
 CALLS = 100
 
 
 @pytest.fixture
 async def second_client(database_url: str):  # type: ignore[no-untyped-def]
-    other = create_app(make_settings(database_url))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=other), base_url="http://b"
-    ) as http:
+    """A client of a second engine app (another process) on the same database."""
+    async with serving(app_for(database_url), base_url="http://b") as http:
         yield http
-    await other.state.engine.dispose()
 
 
 async def test_concurrent_issue_and_call(

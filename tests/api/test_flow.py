@@ -6,41 +6,8 @@ import httpx
 from sqlalchemy import select
 
 from services.engine.tickets.models import Ticket, TicketEvent
-from tests.conftest import Hall
-
-API = "/api/v1/halls"
-
-
-async def issue(
-    client: httpx.AsyncClient, hall: Hall, service: str = "business", **extra: object
-) -> dict:
-    response = await client.post(
-        f"{API}/{hall.code}/tickets", json={"service": service, **extra}, headers=hall.h("kiosk")
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def act(
-    client: httpx.AsyncClient,
-    hall: Hall,
-    window: int,
-    action: str,
-    body: dict | None = None,
-    who: str = "staff",
-) -> httpx.Response:
-    return await client.post(
-        f"{API}/{hall.code}/windows/{window}/{action}", json=body, headers=hall.h(who)
-    )
-
-
-def assert_problem(response: httpx.Response, status: int, code: str) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/problem+json")
-    body = response.json()
-    assert body["code"] == code
-    assert body["status"] == status and body["detail"]
-    return body
+from tests.helpers.api import API, act, assert_problem, issue
+from tests.helpers.halls import TEST_HALL, Hall, seed_hall
 
 
 async def test_issue_call_finish_rate(client: httpx.AsyncClient, hall: Hall, app) -> None:  # type: ignore[no-untyped-def]
@@ -271,8 +238,6 @@ async def test_green_first_then_two_to_one(client: httpx.AsyncClient, hall: Hall
 async def test_no_show_requeue_hall_rule(client: httpx.AsyncClient, app) -> None:  # type: ignore[no-untyped-def]
     import tempfile
     from pathlib import Path
-
-    from tests.conftest import TEST_HALL, seed_hall
 
     text = TEST_HALL.read_text(encoding="utf-8").replace(
         'no_show = "void"', 'no_show = "requeue"\nrequeue_places = 2'

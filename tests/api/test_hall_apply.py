@@ -2,83 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import httpx
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.engine.halls.config import parse_hall_file
 from services.engine.halls.models import Hall, Service
-from services.engine.halls.service import ApplyReport, apply_hall_file
-from services.engine.models import Base
+from services.engine.setup.apply import ApplyReport, apply_hall_file
+from services.engine.setup.hall_file import parse_hall_file
 from services.engine.tickets.models import Ticket
 from services.engine.windows.models import Window, WindowService
-from tests.conftest import TEST_HALL, seed_hall
+from tests.helpers.api import API
+from tests.helpers.app import access_change
+from tests.helpers.db import snapshot
+from tests.helpers.halls import CHANGED_HALL, TEST_HALL, seed_hall
 
-API = "/api/v1/halls"
 ORIGINAL = TEST_HALL.read_text(encoding="utf-8")
-
-# The same hall a season later: a service renamed, a weight changed, window 4
-# and the night service dropped, a new service and window, window 2 no longer
-# serving estate, new rules.
-CHANGED = """
-[hall]
-code = "testhall"
-name = "测试大厅（新址）"
-timezone = "Asia/Shanghai"
-
-[hall.hours]
-weekly = { daily = ["00:00-24:00"] }
-
-[hall.rules]
-max_recalls = 2
-no_show = "void"
-interleave = "3:1"
-
-[[services]]
-code = "business"
-name = "企业设立登记"
-prefix = "A"
-daily_quota = 500
-
-[[services]]
-code = "estate"
-name = "不动产登记"
-prefix = "B"
-daily_quota = 3
-
-[[services]]
-code = "tax"
-name = "税务办理"
-prefix = "T"
-
-[[windows]]
-number = 1
-services = { business = 2.0, estate = 1.0 }
-
-[[windows]]
-number = 2
-services = { business = 1.0 }
-
-[[windows]]
-number = 3
-services = { business = 1.0, tax = 1.0 }
-
-[[windows]]
-number = 5
-kind = "green"
-services = ["business", "estate", "tax"]
-"""
-
-
-async def snapshot(session: AsyncSession) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of every table, for comparing the whole database before and after."""
-    out: dict[str, list[tuple[Any, ...]]] = {}
-    for table in Base.metadata.sorted_tables:
-        rows = (await session.execute(select(table))).all()
-        out[table.name] = sorted((tuple(r) for r in rows), key=repr)
-    return out
+# The same hall a season later (what changed is said in the file).
+CHANGED = CHANGED_HALL.read_text(encoding="utf-8")
 
 
 async def apply_text(session: AsyncSession, text: str) -> ApplyReport:
@@ -153,7 +93,7 @@ async def test_changed_file_updates_in_place(app, client: httpx.AsyncClient) -> 
             for t in (await session.execute(select(Ticket).order_by(Ticket.id))).scalars()
         ]
 
-    async with app.state.sessionmaker() as session:
+    async with access_change(app), app.state.sessionmaker() as session:
         report = await apply_text(session, CHANGED)
     assert report.changed and not report.created_hall
     changes = "\n".join(report.changes)

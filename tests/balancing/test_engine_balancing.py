@@ -15,33 +15,20 @@ from services.engine.core.db import utcnow
 from services.engine.core.errors import HallConfigInvalid
 from services.engine.events import outbox
 from services.engine.events.models import HallEvent
-from services.engine.halls.config import parse_hall_file
-from services.engine.halls.service import apply_hall_file, get_hall
+from services.engine.halls.service import get_hall
+from services.engine.setup.apply import apply_hall_file
+from services.engine.setup.hall_file import parse_hall_file
 from services.engine.tickets.models import Ticket
 from services.engine.windows.models import Window, WindowService
-from tests.conftest import Hall, seed_hall
+from tests.helpers.api import API, act, issue
+from tests.helpers.halls import Hall, seed_hall
 
-API = "/api/v1/halls"
 HALL_FILE = Path(__file__).parent / "data" / "balancing-hall.toml"
 
 
 @pytest.fixture
 async def bal(app, client: httpx.AsyncClient) -> Hall:  # type: ignore[no-untyped-def]
     return await seed_hall(app, client, HALL_FILE)
-
-
-async def issue(client: httpx.AsyncClient, hall: Hall, service: str, **extra: object) -> dict:
-    response = await client.post(
-        f"{API}/{hall.code}/tickets", json={"service": service, **extra}, headers=hall.h("kiosk")
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-async def act(client: httpx.AsyncClient, hall: Hall, window: int, action: str) -> httpx.Response:
-    return await client.post(
-        f"{API}/{hall.code}/windows/{window}/{action}", headers=hall.h("staff")
-    )
 
 
 async def queued_minutes_ago(app, ticket_id: int, minutes: float) -> None:  # type: ignore[no-untyped-def]
@@ -125,7 +112,7 @@ async def test_wait_estimates_on_issue_lookup_and_queues(
     # Priority tickets are called first: they are told so.
     priority = await issue(client, bal, "business", priority="priority")
     assert priority["wait_text"].startswith("前方还有 0 人")
-    assert priority["waiting_ahead"] == 2  # queue order, as before
+    assert priority["waiting_ahead"] == 0  # one "ahead" number: the same as wait_text
 
     queues = (await client.get(f"{API}/{bal.code}/queues", headers=bal.h("display"))).json()[
         "queues"
@@ -389,6 +376,8 @@ async def test_call_next_looks_again_when_other_windows_took_every_head_it_saw(
                 priority=seen.priority,
                 queued_at=seen.queued_at - timedelta(seconds=1),
                 target_window_id=None,
+                slot_starts_at=None,
+                slot_ends_at=None,
             )
             return [stale]
         return rows

@@ -14,12 +14,12 @@ from services.engine.balancing.estimates import (
     expected_remaining,
     median_first_call,
     moving_average,
-    position,
     wait_minutes,
     wait_text,
     window_shares,
 )
 from services.engine.balancing.policy import Link, Role
+from services.engine.tickets.ahead import ahead_of
 from services.engine.tickets.states import PriorityClass
 
 P = PriorityClass
@@ -125,10 +125,10 @@ def test_shares_follow_weights_and_waiting_work() -> None:
 def test_position_counts_who_is_called_before() -> None:
     waiting = {P.GREEN: 1, P.PRIORITY: 2, P.APPOINTMENT: 1, P.NORMAL: 5}
     earlier = {P.GREEN: 0, P.PRIORITY: 1, P.APPOINTMENT: 0, P.NORMAL: 2}
-    assert position(P.NORMAL, waiting, earlier) == 1 + 2 + 1 + 2
-    assert position(P.PRIORITY, waiting, earlier) == 1 + 1
-    assert position(P.APPOINTMENT, waiting, earlier) == 1 + 1
-    assert position(P.GREEN, waiting, earlier) == 0
+    assert ahead_of(P.NORMAL, waiting, earlier) == 1 + 2 + 1 + 2
+    assert ahead_of(P.PRIORITY, waiting, earlier) == 1 + 1
+    assert ahead_of(P.APPOINTMENT, waiting, earlier) == 1 + 1
+    assert ahead_of(P.GREEN, waiting, earlier) == 0
 
 
 def test_minutes_and_text() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import select, text
@@ -12,46 +11,19 @@ from sqlalchemy import select, text
 from services.engine.bookings import service as bookings_service
 from services.engine.bookings.models import Booking
 from services.engine.tickets.models import Ticket
-from tests.api.test_flow import assert_problem
-from tests.bookings.conftest import PartnerClient, add_partner
-from tests.conftest import Hall
+from tests.helpers.api import assert_problem
+from tests.helpers.bookings import (
+    ID_1,
+    PHONE,
+    TZ,
+    PartnerClient,
+    add_partner,
+    book,
+    next_slot,
+)
+from tests.helpers.halls import TEST_HALL, Hall, seed_hall
 
-TZ = ZoneInfo("Asia/Shanghai")
-ID_1 = "11010519491231002X"
 ID_2 = "110105194912310037"
-PHONE = "13912345678"
-
-
-async def next_slot(partner: PartnerClient, service: str = "business") -> str:
-    """The first slot with a place left starting at least a minute from now (hall time).
-
-    It starts within the next hour or so, so its arrival window (45 minutes early in
-    the test hall) is open now for 30-minute slots.
-    """
-    now = datetime.now(TZ)
-    for day in (now.date(), now.date() + timedelta(days=1)):
-        r = await partner.get(f"/services/{service}/slots?date={day.isoformat()}")
-        assert r.status_code == 200, r.text
-        for slot in r.json()["slots"]:
-            if slot["bookable"] and datetime.fromisoformat(slot["start"]) > now + timedelta(
-                minutes=1
-            ):
-                return str(slot["start"])
-    raise AssertionError("no bookable slot")
-
-
-async def book(
-    partner: PartnerClient,
-    id_number: str = ID_1,
-    service: str = "business",
-    start: str | None = None,
-) -> dict:
-    start = start or await next_slot(partner, service)
-    r = await partner.post(
-        "/bookings", {"service": service, "start": start, "id_number": id_number, "phone": PHONE}
-    )
-    assert r.status_code == 201, r.text
-    return r.json()
 
 
 async def test_services_and_slots(partner: PartnerClient) -> None:
@@ -173,7 +145,6 @@ async def test_partner_is_bound_to_its_hall_and_rate_limited(
     app, client: httpx.AsyncClient, partner: PartnerClient
 ) -> None:  # type: ignore[no-untyped-def]
     from services.engine.partners.ratelimit import RateLimiter
-    from tests.conftest import TEST_HALL, seed_hall
 
     # Frozen time: no token comes back while the test runs, however slow the machine.
     app.state.partner_rate_limiter = RateLimiter(clock=lambda: 1000.0)
@@ -225,10 +196,17 @@ async def test_check_in_by_partner_gives_an_appointment_ticket_and_live_position
     position = (await partner.get(f"/tickets/{ticket['id']}")).json()
     assert (
         position["status"] == "waiting"
+        # Checked in before its slot behind A001 (a walk-in): it waits as a normal
+        # ticket until its slot starts, so A001 is ahead (tests/bookings/test_ahead_partner).
         and position["waiting_ahead"] == 1
         and position["position"] == 2
     )
-    assert position["message"] == "前方还有1人" and position["estimated_wait_minutes"] == 8
+    own_url = f"/api/v1/halls/{bhall.code}/tickets/{ticket['id']}"
+    own = (await client.get(own_url, headers=bhall.h("staff"))).json()
+    assert position["message"] == "前方还有1人"
+    # The same place and estimate as the ticket's own view.
+    assert position["estimated_wait_minutes"] == own["estimated_wait_minutes"]
+    assert own["waiting_ahead"] == 1
     # A partner sees only its own bookings' tickets.
     assert_problem(await partner.get(f"/tickets/{walk_in.json()['id']}"), 404, "not_found")
 

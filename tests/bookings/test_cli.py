@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 import sys
 
 import httpx
 
-from tests.bookings.conftest import PartnerClient
-from tests.conftest import Hall, make_settings
+from tests.helpers.bookings import PartnerClient
+from tests.helpers.cli import engine_env
+from tests.helpers.halls import Hall
 
 
 async def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
@@ -22,14 +22,7 @@ async def run(command: list[str], env: dict[str, str]) -> subprocess.CompletedPr
 async def test_partner_add_prints_a_working_key(
     database_url: str, client: httpx.AsyncClient, bhall: Hall
 ) -> None:
-    settings = make_settings(database_url)
-    env = {
-        **os.environ,
-        "JIAOHAO_ENVIRONMENT": "test",
-        "JIAOHAO_DATABASE_URL": database_url,
-        "JIAOHAO_SECRET_KEY": settings.secret_key,
-        "JIAOHAO_PII_KEY": settings.pii_key,
-    }
+    env = engine_env(database_url)
     command = [
         sys.executable,
         "-m",

@@ -14,7 +14,8 @@ from services.engine.bookings import service as bookings
 from services.engine.bookings.models import Booking, BookingSlot
 from services.engine.core.db import make_engine, make_sessionmaker
 from services.engine.halls.service import get_hall
-from tests.conftest import Hall
+from tests.helpers.bookings import BOOKING_HALL
+from tests.helpers.halls import Hall
 
 TZ = ZoneInfo("Asia/Shanghai")
 PII_KEY = "test-pii-key-not-for-production"
@@ -71,9 +72,8 @@ async def test_thirty_citizens_race_for_the_last_places(
     database_url: str, app, bhall: Hall
 ) -> None:  # type: ignore[no-untyped-def]
     # Seven places a slot, two taken already: 30 citizens race for the last five.
-    from services.engine.halls.config import parse_hall_file
-    from services.engine.halls.service import apply_hall_file
-    from tests.bookings.conftest import BOOKING_HALL
+    from services.engine.setup.apply import apply_hall_file
+    from services.engine.setup.hall_file import parse_hall_file
 
     text = BOOKING_HALL.read_text(encoding="utf-8").replace(
         "capacity_per_slot = 3", "capacity_per_slot = 7"

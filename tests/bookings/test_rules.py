@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.engine.bookings import rules
-from services.engine.halls.config import BookingSpec, parse_hall_file, service_schedule
+from services.engine.bookings.rules import BookingSpec
+from services.engine.halls.settings import service_schedule
 from services.engine.partners import signing
 from services.engine.partners.ratelimit import RateLimited, RateLimiter
+from services.engine.setup.hall_file import parse_hall_file
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -14,7 +14,8 @@ from services.engine.bookings import service as bookings
 from services.engine.bookings.models import Booking, BookingSlot
 from services.engine.halls.service import get_hall
 from services.engine.tickets.models import Ticket
-from tests.conftest import Hall
+from tests.helpers.bookings import BOOKING_HALL
+from tests.helpers.halls import Hall
 
 TZ = ZoneInfo("Asia/Shanghai")
 PII_KEY = "test-pii-key-not-for-production"
@@ -115,9 +116,8 @@ async def test_check_in_window_edges(desk: Desk, app) -> None:  # type: ignore[n
 
 async def test_check_in_before_the_hall_opens_still_issues(app, client, desk: Desk) -> None:  # type: ignore[no-untyped-def]
     """A place booked at 09:00 in a hall opening at 09:00 can be checked in at 08:40."""
-    from services.engine.halls.config import parse_hall_file
-    from services.engine.halls.service import apply_hall_file
-    from tests.bookings.conftest import BOOKING_HALL
+    from services.engine.setup.apply import apply_hall_file
+    from services.engine.setup.hall_file import parse_hall_file
 
     text = BOOKING_HALL.read_text(encoding="utf-8").replace('"00:00-24:00"', '"09:00-12:00"')
     async with app.state.sessionmaker() as session:

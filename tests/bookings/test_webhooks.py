@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -20,53 +17,22 @@ from services.engine.halls.service import get_hall
 from services.engine.partners import signing
 from services.engine.partners.models import WebhookDelivery
 from services.engine.partners.webhooks import WebhookWorker, backoff
-from tests.bookings.conftest import PartnerClient, add_partner
-from tests.bookings.test_api import book
-from tests.conftest import Hall
+from tests.helpers.bookings import PartnerClient, Receiver, add_partner, book, webhook_receiver
+from tests.helpers.halls import Hall
 
 
-@dataclass
-class Receiver:
-    """A partner's webhook endpoint on 127.0.0.1 that fails its first ``fail_first`` requests."""
-
-    fail_first: int
-    received: list[dict[str, Any]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    port: int = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/jiaohao/notify?app=wx"
+@pytest.fixture(autouse=True)
+async def no_worker_of_the_app(app) -> None:  # type: ignore[no-untyped-def]
+    """These tests run workers of their own, pass by pass at chosen times (or look at what
+    a request alone writes): the app's own worker, on the wall clock, must not derive or
+    send meanwhile."""
+    await app.state.webhook_worker.stop()
 
 
 @pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    state = Receiver(fail_first=2)
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            with state.lock:
-                state.received.append(
-                    {"path": self.path, "headers": dict(self.headers), "body": body}
-                )
-                failing = len(state.received) <= state.fail_first
-            self.send_response(503 if failing else 200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    state.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[Receiver]:
+    with webhook_receiver(monkeypatch, fail_first=2) as state:
         yield state
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def verify(partner_secret: str, key_id: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -91,11 +57,8 @@ async def test_near_and_called_webhooks_with_retries(
     app,
     client: httpx.AsyncClient,
     bhall: Hall,
-    receiver: Receiver,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    receiver: Receiver,  # type: ignore[no-untyped-def]
 ) -> None:
-    for proxy in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(proxy, raising=False)
     pid, key_id, secret = await add_partner(
         app, bhall.code, name="hooked", webhook_url=receiver.url
     )
@@ -130,6 +93,7 @@ async def test_near_and_called_webhooks_with_retries(
     assert {m["delivery_id"] for m in messages} == {messages[0]["delivery_id"]}
     near = messages[-1]
     assert near["type"] == "ticket.near"
+    # Checked in before its slot: it waits as normal, behind the walk-in.
     assert near["data"]["message"] == "前方还有1人" and near["data"]["ticket_id"] == ticket["id"]
     assert near["data"]["booking_code"] == booking["code"]
 
@@ -177,8 +141,6 @@ async def test_a_dead_receiver_is_given_up_after_the_last_attempt(
 ) -> None:
     from services.engine.partners import webhooks
 
-    for proxy in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(proxy, raising=False)
     monkeypatch.setattr(webhooks, "MAX_ATTEMPTS", 3)
     receiver.fail_first = 100
     pid, key_id, secret = await add_partner(app, bhall.code, name="down", webhook_url=receiver.url)
@@ -226,11 +188,8 @@ async def test_two_engine_processes_never_send_a_delivery_twice(
     database_url: str,
     app,
     bhall: Hall,
-    receiver: Receiver,
-    monkeypatch: pytest.MonkeyPatch,  # type: ignore[no-untyped-def]
+    receiver: Receiver,  # type: ignore[no-untyped-def]
 ) -> None:
-    for proxy in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(proxy, raising=False)
     receiver.fail_first = 0
     pid, _key_id, _secret = await add_partner(
         app, bhall.code, name="busy", webhook_url=receiver.url

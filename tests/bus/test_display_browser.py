@@ -9,7 +9,6 @@ offline, and when it is back the page resumes and shows what it missed.
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,46 +16,28 @@ from typing import Any
 import httpx
 import pytest
 
-from services.engine.app import create_app
-from tests.bus.engines import EngineProcess
-from tests.bus.test_processes import API, call, issue, post, seeded, start, token
-from tests.conftest import ROOT, make_settings
+from tests.helpers import ROOT
+from tests.helpers.api import API, issue, token
+from tests.helpers.app import app_for, serving
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.helpers.halls import seeded
+from tests.helpers.processes import EngineProcess, call, start, window
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--autoplay-policy=no-user-gesture-required",
-]
 ARTIFACTS = ROOT / "tests" / "artifacts"
-
-
-def _browser_missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"Chromium not installed at {CHROMIUM} (apt-get install chromium)"
-    try:
-        import playwright.async_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is not installed"
-    return None
 
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    reason = _browser_missing()
-    if reason:
-        if os.environ.get("JIAOHAO_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{reason} (JIAOHAO_REQUIRE_BROWSER=1)")
-        pytest.skip(reason)
+    require_browser()
     from playwright.async_api import async_playwright
 
     async with async_playwright() as p:
         chromium = await p.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+            executable_path=CHROMIUM,
+            args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"],
+            headless=True,
         )
         try:
             yield chromium
@@ -105,7 +86,6 @@ async def test_display_shows_and_speaks_calls(
     await start(engine)
     db = "postgres" if database_url.startswith("postgresql") else "sqlite"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    other = create_app(make_settings(database_url))
     try:
         page = await browser.new_page(viewport={"width": 1920, "height": 1080}, locale="zh-CN")
         url = f"{engine.base_url}/display/{hall.code}?token={token(hall)}"
@@ -118,9 +98,9 @@ async def test_display_shows_and_speaks_calls(
         assert await page.locator("#latest").get_attribute("data-empty") == "true"
 
         async with httpx.AsyncClient(timeout=10) as http:
-            await issue(http, engine, hall)
-            await issue(http, engine, hall)
-            await post(http, f"{engine.base_url}{API}/{hall.code}/windows/3/open", hall, "staff")
+            await issue(http, hall, base=engine.base_url)
+            await issue(http, hall, base=engine.base_url)
+            await window(http, engine, hall, 3, "open")
             assert await call(http, engine, hall, 3) == "A001"
             await page.wait_for_function(
                 "() => document.getElementById('latest-number').textContent === 'A001'"
@@ -155,7 +135,7 @@ async def test_display_shows_and_speaks_calls(
             assert all(0.1 < s < 3 for s in seconds), seconds
 
             # 重呼: announced again, after the first (never over it).
-            await post(http, f"{engine.base_url}{API}/{hall.code}/windows/3/recall", hall, "staff")
+            await window(http, engine, hall, 3, "recall")
             await page.wait_for_function("() => window.jiaohao.voice.log.length === 2")
             log = await voice_log(page)
             assert [(a["text"], a["reason"]) for a in log] == [
@@ -187,8 +167,7 @@ async def test_display_shows_and_speaks_calls(
         assert await text_of(page, "#latest-number") == "A001"
         await page.screenshot(path=ARTIFACTS / f"display-{db}-offline.png")
         # Meanwhile the hall goes on (another engine on the same database calls A002).
-        transport = httpx.ASGITransport(app=other)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        async with serving(app_for(database_url)) as http:
             response = await http.post(
                 f"{API}/{hall.code}/windows/3/call-next", headers=hall.h("staff")
             )
@@ -206,5 +185,4 @@ async def test_display_shows_and_speaks_calls(
         assert resumed == 1  # resumed with since, no new snapshot needed
         assert [a["text"] for a in await voice_log(page)][-1] == "请A002号到3号窗口办理"
     finally:
-        await other.state.engine.dispose()
         engine.stop()

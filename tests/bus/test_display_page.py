@@ -7,13 +7,10 @@ from pathlib import Path
 
 import httpx
 
-from services.engine.app import create_app
 from services.engine.display.router import VOICE, voice_clips
-from tests.conftest import Hall, make_settings, seed_hall
-
-
-def token(hall: Hall, who: str = "display") -> str:
-    return hall.h(who)["Authorization"].split(" ", 1)[1]
+from tests.helpers.api import token
+from tests.helpers.app import app_for, serving
+from tests.helpers.halls import Hall, seed_hall
 
 
 async def test_page_needs_a_token_of_the_hall(client: httpx.AsyncClient, hall: Hall, app) -> None:  # type: ignore[no-untyped-def]
@@ -61,20 +58,15 @@ async def test_a_hall_replaces_clips_with_recordings(database_url: str, tmp_path
     (tmp_path / "qing.wav").write_bytes(b"RIFF-every-hall")
     (tmp_path / "testhall" / "qing.wav").write_bytes(b"RIFF-this-hall")
     (tmp_path / "evil.wav").write_bytes(b"RIFF-not-a-clip")
-    app = create_app(make_settings(database_url, voice_dir=str(tmp_path)))
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            own = await client.get("/display/testhall/voice/qing.wav")
-            shared = await client.get("/display/otherhall/voice/qing.wav")
-            shipped = await client.get("/display/testhall/voice/hao.wav")
-            assert own.content == b"RIFF-this-hall"
-            assert shared.content == b"RIFF-every-hall"
-            assert shipped.content == (VOICE / "hao.wav").read_bytes()
-            assert shipped.headers["content-type"] == "audio/wav"
-            for bad in ("evil", "..%2Fqing", "QING"):
-                response = await client.get(f"/display/testhall/voice/{bad}.wav")
-                assert response.status_code == 404, bad
-            assert (await client.get("/display/Bad.Hall/voice/qing.wav")).status_code == 404
-    finally:
-        await app.state.engine.dispose()
+    async with serving(app_for(database_url, voice_dir=str(tmp_path))) as client:
+        own = await client.get("/display/testhall/voice/qing.wav")
+        shared = await client.get("/display/otherhall/voice/qing.wav")
+        shipped = await client.get("/display/testhall/voice/hao.wav")
+        assert own.content == b"RIFF-this-hall"
+        assert shared.content == b"RIFF-every-hall"
+        assert shipped.content == (VOICE / "hao.wav").read_bytes()
+        assert shipped.headers["content-type"] == "audio/wav"
+        for bad in ("evil", "..%2Fqing", "QING"):
+            response = await client.get(f"/display/testhall/voice/{bad}.wav")
+            assert response.status_code == 404, bad
+        assert (await client.get("/display/Bad.Hall/voice/qing.wav")).status_code == 404

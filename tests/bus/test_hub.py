@@ -70,13 +70,11 @@ async def _hall_id(sessionmaker: Any) -> int:
         return hall.id
 
 
-async def _commit(sessionmaker: Any, hall_id: int, hub: EventHub | None, notify: Any = None) -> int:
+async def _commit(sessionmaker: Any, hall_id: int, hub: EventHub | None) -> int:
     """Commit one event through the real outbox; hand it to ``hub`` only if given."""
     async with sessionmaker() as session:
         if hub is not None:
             session.info[outbox.HUB_KEY] = hub
-        if notify is not None:
-            session.info["jiaohao_notify"] = notify
         outbox.stage(session, hall_id, "ticket.called", {"number": "A001", "window": 1})
         [published] = await outbox.commit(session)
         return published.seq
@@ -117,9 +115,9 @@ async def test_gaps_are_filled_from_the_outbox(database_url: str) -> None:
 
 async def test_notify_reaches_another_hub_and_survives_a_lost_listener(postgres_url: str) -> None:
     """Two hubs on one database: as two engine processes, through real LISTEN/NOTIFY."""
-    from tests.conftest import _empty_tables
+    from tests.helpers.db import empty_tables
 
-    await _empty_tables(postgres_url)
+    await empty_tables(postgres_url)
     engine = make_engine(postgres_url)
     sessionmaker = make_sessionmaker(engine)
     here, there = EventHub(OutboxSource(sessionmaker)), EventHub(OutboxSource(sessionmaker))

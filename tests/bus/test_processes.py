@@ -19,61 +19,15 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from services.busclient import BusClient, BusRefused
-from services.engine.app import create_app
 from services.engine.core.db import make_engine, make_sessionmaker
 from services.engine.events import outbox
 from services.engine.halls.models import Hall as HallRow
-from tests.bus.engines import EngineProcess
-from tests.conftest import Hall, _empty_tables, make_settings, seed_hall
-
-API = "/api/v1/halls"
-
-
-async def seeded(url: str) -> Hall:
-    """The test hall with its tokens, written straight into the database."""
-    app = create_app(make_settings(url))
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            return await seed_hall(app, client)
-    finally:
-        await app.state.engine.dispose()
-
-
-def token(hall: Hall, who: str = "display") -> str:
-    return hall.h(who)["Authorization"].split(" ", 1)[1]
-
-
-async def start(*engines: EngineProcess) -> None:
-    for engine in engines:
-        engine.launch()  # both start at once; the machine has two cores
-    await asyncio.gather(*(asyncio.to_thread(e.wait_ready) for e in engines))
-
-
-async def post(
-    http: httpx.AsyncClient, url: str, hall: Hall, who: str, **kw: Any
-) -> httpx.Response:
-    response = await http.post(url, headers=hall.h(who), **kw)
-    assert response.status_code < 300, response.text
-    return response
-
-
-async def issue(http: httpx.AsyncClient, engine: EngineProcess, hall: Hall) -> None:
-    await post(
-        http,
-        f"{engine.base_url}{API}/{hall.code}/tickets",
-        hall,
-        "kiosk",
-        json={"service": "business"},
-    )
-
-
-async def call(http: httpx.AsyncClient, engine: EngineProcess, hall: Hall, window: int) -> str:
-    response = await post(
-        http, f"{engine.base_url}{API}/{hall.code}/windows/{window}/call-next", hall, "staff"
-    )
-    number: str = response.json()["ticket"]["number"]
-    return number
+from tests.helpers.api import API, issue, token
+from tests.helpers.app import app_for, serving
+from tests.helpers.cli import Cli
+from tests.helpers.db import empty_tables
+from tests.helpers.halls import Hall, seeded
+from tests.helpers.processes import EngineProcess, call, start, window
 
 
 def ws_url(engine: EngineProcess, hall: Hall, **query: object) -> str:
@@ -92,7 +46,7 @@ async def next_of(ws: ClientConnection, *kinds: str) -> dict[str, Any]:
 
 
 async def test_two_engine_processes_share_one_bus(postgres_url: str, tmp_path: Path) -> None:
-    await _empty_tables(postgres_url)
+    await empty_tables(postgres_url)
     hall = await seeded(postgres_url)
     a = EngineProcess(postgres_url, tmp_path, "engine-a")
     b = EngineProcess(postgres_url, tmp_path, "engine-b")
@@ -101,11 +55,9 @@ async def test_two_engine_processes_share_one_bus(postgres_url: str, tmp_path: P
         await start(a, b)
         async with httpx.AsyncClient(timeout=10) as http:
             for _ in range(12):
-                await issue(http, a, hall)
-            for window in (1, 2, 3):
-                await post(
-                    http, f"{a.base_url}{API}/{hall.code}/windows/{window}/open", hall, "staff"
-                )
+                await issue(http, hall, base=a.base_url)
+            for number in (1, 2, 3):
+                await window(http, a, hall, number, "open")
 
             # A call through A reaches a screen on B.
             latencies: list[float] = []
@@ -178,7 +130,7 @@ async def _head(url: str, code: str) -> int:
 
 
 async def _rolled_back_change(url: str, code: str) -> None:
-    from sqlalchemy import select
+    from sqlalchemy import event, select
 
     engine = make_engine(url)
     try:
@@ -187,11 +139,12 @@ async def _rolled_back_change(url: str, code: str) -> None:
                 await session.execute(select(HallRow.id).where(HallRow.code == code))
             ).scalar_one()
 
-            async def fail_before_commit(s: Any, events: list[Any]) -> None:
+            def fail_before_commit(s: Any) -> None:
                 # The outbox statement has written the rows and queued the NOTIFY...
                 raise RuntimeError("...and then the transaction fails")
 
-            session.info["jiaohao_notify"] = fail_before_commit
+            # A listener on this session only: the engine has no hook for failing a commit.
+            event.listen(session.sync_session, "before_commit", fail_before_commit)
             outbox.stage(session, hall_id, "ticket.called", {"number": "Z999", "window": 9})
             with pytest.raises(RuntimeError):
                 await outbox.commit(session)
@@ -229,14 +182,13 @@ async def test_bus_client_rides_out_an_engine_restart(database_url: str, tmp_pat
     follower = asyncio.create_task(follow())
     # While the engine is down the hall goes on: changes are made by another engine
     # (here an in-test app on the same database).
-    other = create_app(make_settings(database_url))
     try:
         snapshot = await next_message(received, "snapshot")
         await next_message(received, "live")
         async with httpx.AsyncClient(timeout=10) as http:
             for _ in range(6):
-                await issue(http, engine, hall)
-            await post(http, f"{engine.base_url}{API}/{hall.code}/windows/1/open", hall, "staff")
+                await issue(http, hall, base=engine.base_url)
+            await window(http, engine, hall, 1, "open")
             assert await call(http, engine, hall, 1) == "A001"
         while (message := await next_message(received, "event"))["type"] != "ticket.called":
             pass
@@ -245,8 +197,7 @@ async def test_bus_client_rides_out_an_engine_restart(database_url: str, tmp_pat
         assert seen is not None and seen > snapshot["seq"]
 
         await asyncio.to_thread(engine.stop)
-        transport = httpx.ASGITransport(app=other)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        async with serving(app_for(database_url)) as http:
             made = []
             for _ in range(5):
                 response = await http.post(
@@ -276,7 +227,6 @@ async def test_bus_client_rides_out_an_engine_restart(database_url: str, tmp_pat
         await client.close()
         follower.cancel()
         await asyncio.gather(follower, return_exceptions=True)
-        await other.state.engine.dispose()
         engine.stop()
 
 
@@ -306,9 +256,7 @@ async def test_a_token_revoked_by_the_command_is_refused_by_every_engine_process
     """Two engine processes each keep the kiosk they have checked; ``jiaohao device
     revoke`` run beside them reaches both through PostgreSQL, well before the cache's
     one-minute limit."""
-    from tests.api.test_cli import Cli
-
-    await _empty_tables(postgres_url)
+    await empty_tables(postgres_url)
     hall = await seeded(postgres_url)
     a = EngineProcess(postgres_url, tmp_path, "engine-a")
     b = EngineProcess(postgres_url, tmp_path, "engine-b")
@@ -319,7 +267,7 @@ async def test_a_token_revoked_by_the_command_is_refused_by_every_engine_process
                 health = (await http.get(f"{engine.base_url}/healthz")).json()
                 assert health["access_cache"] == "live", "each process keeps the kiosk it checks"
             for engine in (a, b, a, b):
-                await issue(http, engine, hall)
+                await issue(http, hall, base=engine.base_url)
             done = await asyncio.to_thread(
                 Cli(postgres_url, tmp_path, None),
                 "device",

@@ -8,9 +8,9 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
 
 from services.engine.core.db import utcnow
 from services.engine.events import outbox
@@ -18,33 +18,14 @@ from services.engine.events.models import HallEvent
 from services.engine.events.retention import prune_once
 from services.engine.halls.models import Hall as HallRow
 from tests.bus.asgi_ws import AsgiWebSocket, Closed
-from tests.conftest import Hall, make_settings, seed_hall
-
-API = "/api/v1/halls"
-
-
-def token(hall: Hall, who: str = "display") -> str:
-    return hall.h(who)["Authorization"].split(" ", 1)[1]
+from tests.helpers.api import API, act, issue, token
+from tests.helpers.app import app_for, client_of, serving
+from tests.helpers.halls import Hall, seed_hall
 
 
 def bus(app: Any, hall: Hall, who: str = "display", **query: object) -> AsgiWebSocket:
     return AsgiWebSocket(
         app, f"{API}/{hall.code}/events", query={"token": token(hall, who), **query}
-    )
-
-
-async def issue(client: httpx.AsyncClient, hall: Hall, service: str = "business") -> dict[str, Any]:
-    response = await client.post(
-        f"{API}/{hall.code}/tickets", json={"service": service}, headers=hall.h("kiosk")
-    )
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-async def act(client: httpx.AsyncClient, hall: Hall, window: int, action: str) -> httpx.Response:
-    return await client.post(
-        f"{API}/{hall.code}/windows/{window}/{action}", headers=hall.h("staff")
     )
 
 
@@ -208,29 +189,36 @@ async def test_rolled_back_action_emits_nothing(app, client, hall) -> None:  # t
     async with bus(app, hall) as ws:
         await ws.receive_kind("snapshot")
         head = (await ws.receive_kind("live"))["seq"]
-        # A call fails at the last moment before COMMIT, after its events were written.
-        written: list[Any] = []
-
-        async def fail_before_commit(session: Any, events: list[Any]) -> None:
-            written.extend(events)
-            raise RuntimeError("the disk is full")
-
-        original, app.state.notifier = app.state.notifier, fail_before_commit
-        try:
-            transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-            async with httpx.AsyncClient(transport=transport, base_url="http://test") as failing:
-                refused = await failing.post(
-                    f"{API}/{hall.code}/windows/1/call-next", headers=hall.h("staff")
-                )
-        finally:
-            app.state.notifier = original
-        assert refused.status_code == 500
-        assert "ticket.called" in [e.type for e in written] and written[0].seq == head + 1
-        # And a change staged in a session that rolls back instead of committing.
         async with app.state.sessionmaker() as session:
             hall_id = (
                 await session.execute(select(HallRow.id).where(HallRow.code == hall.code))
             ).scalar_one()
+        # A call fails at the last moment before COMMIT, after its events were written:
+        # a listener on every session, for this one request (the engine has no hook).
+        written: list[Any] = []
+
+        def fail_before_commit(session: Session) -> None:
+            rows = session.execute(
+                select(HallEvent.seq, HallEvent.type)
+                .where(HallEvent.hall_id == hall_id, HallEvent.seq > head)
+                .order_by(HallEvent.seq)
+            ).all()
+            if rows:  # the transaction that wrote the call's events, not an earlier read
+                written.extend(rows)
+                raise RuntimeError("the disk is full")
+
+        event.listen(Session, "before_commit", fail_before_commit)
+        try:
+            async with client_of(app, raise_app_exceptions=False) as failing:
+                refused = await failing.post(
+                    f"{API}/{hall.code}/windows/1/call-next", headers=hall.h("staff")
+                )
+        finally:
+            event.remove(Session, "before_commit", fail_before_commit)
+        assert refused.status_code == 500
+        assert "ticket.called" in [e.type for e in written] and written[0].seq == head + 1
+        # And a change staged in a session that rolls back instead of committing.
+        async with app.state.sessionmaker() as session:
             outbox.stage(session, hall_id, "ticket.called", {"number": "Z999", "window": 9})
             await session.rollback()
             outbox.discard(session)
@@ -249,17 +237,10 @@ async def test_rolled_back_action_emits_nothing(app, client, hall) -> None:  # t
 
 @asynccontextmanager
 async def app_with(database_url: str, **settings: Any) -> AsyncIterator[tuple[Any, Any, Hall]]:
-    """An app with its own bus settings, a client and a seeded hall; torn down after."""
-    from services.engine.app import create_app
-
-    app = create_app(make_settings(database_url, **settings))
-    try:
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield app, client, await seed_hall(app, client)
-    finally:
-        await app.state.hub.close()
-        await app.state.engine.dispose()
+    """An app with its own bus settings, a client and a seeded hall; stopped after."""
+    app = app_for(database_url, **settings)
+    async with serving(app) as client:
+        yield app, client, await seed_hall(app, client)
 
 
 async def test_heartbeats_both_ways(database_url: str) -> None:

@@ -16,8 +16,7 @@ from drivers.health import HealthState
 from drivers.protocols.keypad import KeypadAction
 from drivers.protocols.rating import Satisfaction
 from drivers.simulators.bus import SimulatedBus
-
-from .conftest import next_event, until
+from tests.helpers.waiting import next_event, until
 
 
 def hall_config(port: str, **polling: float) -> BusConfig:

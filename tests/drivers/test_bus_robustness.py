@@ -15,8 +15,8 @@ from drivers.protocols.keypad import KeypadAction
 from drivers.protocols.stream import FrameStream
 from drivers.simulators.bus import SimulatedBus
 from drivers.transport import FakeTransport, null_modem_pair
+from tests.helpers.waiting import next_event, until
 
-from .conftest import next_event, until
 from .test_bus_pty import hall_config
 
 

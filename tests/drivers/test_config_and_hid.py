@@ -22,8 +22,7 @@ from drivers.devices.hid_pad import list_hid_devices, load_hid
 from drivers.errors import ConfigError, HidUnavailable
 from drivers.health import HealthState
 from drivers.protocols.rating import HidRatingDecoder, Satisfaction
-
-from .conftest import next_event, until
+from tests.helpers.waiting import next_event, until
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "drivers" / "simulators" / "example.toml"
 

@@ -13,8 +13,7 @@ from drivers.errors import DeviceUnavailable, PrinterNotReady
 from drivers.health import HealthState
 from drivers.protocols.ticket import TicketContent, TicketLayout
 from drivers.simulators.printer import SimulatedPrinter
-
-from .conftest import next_event, until
+from tests.helpers.waiting import next_event, until
 
 TICKET = TicketContent(
     hall_name="某某区政务服务中心",

@@ -15,8 +15,7 @@ from drivers.devices import KeypadBus, KeypadPressed, TicketPrinter
 from drivers.protocols.keypad import KeypadAction
 from drivers.protocols.ticket import TicketContent
 from drivers.simulators.cli import SimulatedHall, main
-
-from .conftest import next_event, until
+from tests.helpers.waiting import next_event, until
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "drivers" / "simulators" / "example.toml"

@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import ROOT
-from tests.gateway.processes import free_port
+from tests.helpers import ROOT
+from tests.helpers.net import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -10,9 +10,9 @@ from sqlalchemy import select, update
 
 from services.engine.auth.models import Device
 from services.engine.events.models import HallEvent
-from tests.conftest import Hall, seed_hall
+from tests.helpers.api import API
+from tests.helpers.halls import Hall, seed_hall
 
-API = "/api/v1/halls"
 SEEN = "2026-03-02T09:00:00+08:00"
 
 

@@ -23,15 +23,11 @@ from drivers.config import BusConfig
 from drivers.protocols.keypad import KeypadAction
 from drivers.simulators.bus import SimulatedBus
 from services.busclient.client import BusClient
-from tests.conftest import ROOT
-from tests.gateway.processes import (
-    Engine,
-    Process,
-    device_tokens,
-    engine_env,
-    jiaohao,
-    wait_until,
-)
+from tests.gateway.processes import Process, device_tokens, jiaohao
+from tests.helpers import ROOT
+from tests.helpers.cli import engine_env
+from tests.helpers.processes import EngineProcess
+from tests.helpers.waiting import wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -110,12 +106,13 @@ def called(number: str, window: int) -> Any:
 
 
 def test_the_hall_through_the_gateway(tmp_path: Path) -> None:
-    env = engine_env(f"sqlite+aiosqlite:///{tmp_path / 'hall.db'}")
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'hall.db'}"
+    env = engine_env(database_url)
     jiaohao(env, "migrate")
     jiaohao(env, "hall", "apply", str(ROOT / "tests/data/test-hall.toml"))
     tokens = device_tokens(env, HALL, ("gateway", "kiosk", "display"))
 
-    engine = Engine(env, tmp_path)
+    engine = EngineProcess(database_url, tmp_path, "engine")
     engine.start()
     http = httpx.Client(base_url=engine.base_url, timeout=10)
 
@@ -162,11 +159,11 @@ def test_the_hall_through_the_gateway(tmp_path: Path) -> None:
         gateway.start()
         # Ready: every device reported online, and the boards show the closed windows.
         wait_until(
-            "the gateway to report every device online",
             lambda: (
                 len(devices()) == len(DEVICES) + 1
                 and all(d["status"] == "online" for d in devices().values())
             ),
+            what="the gateway to report every device online",
         )
         for window in (1, 2, 3, 4):
             board = sim.led_board(window)
@@ -194,7 +191,6 @@ def test_the_hall_through_the_gateway(tmp_path: Path) -> None:
         assert board1.wait_for(lambda: board1.content.text == "热情为您服务")
         pad1.rate(5)
         rating = wait_until(
-            "the rating of A001",
             lambda: (
                 (
                     r := http.get(f"{API}/tickets/{first['id']}/evaluation", headers=as_("kiosk"))
@@ -202,6 +198,7 @@ def test_the_hall_through_the_gateway(tmp_path: Path) -> None:
                 == 200
                 and r.json()
             ),
+            what="the rating of A001",
         )
         assert (rating["level"], rating["window"], rating["channel"]) == (5, 1, "gateway")
         assert rating["reason_missing"] is False and rating["reasons"] == []
@@ -216,7 +213,6 @@ def test_the_hall_through_the_gateway(tmp_path: Path) -> None:
         assert pad1.wait_for(lambda: pad1.invitations == 2)
         pad1.rate(2)
         bad = wait_until(
-            "the rating of A002",
             lambda: (
                 (
                     r := http.get(
@@ -227,6 +223,7 @@ def test_the_hall_through_the_gateway(tmp_path: Path) -> None:
                 == 200
                 and r.json()
             ),
+            what="the rating of A002",
         )
         assert (bad["level"], bad["reasons"], bad["comment"]) == (2, [], None)
         assert bad["reason_missing"] is True
@@ -250,12 +247,14 @@ def test_the_hall_through_the_gateway(tmp_path: Path) -> None:
         # An unplugged board is reported offline, and online again when plugged back.
         board2.unplug()
         offline = wait_until(
-            "led:2 offline",
             lambda: devices().get("led:2", {}).get("status") == "offline" and devices(),
+            what="led:2 offline",
         )
         assert offline["led:2"]["reason"] and offline["led:1"]["status"] == "online"
         board2.plug()
-        wait_until("led:2 online", lambda: devices().get("led:2", {}).get("status") == "online")
+        wait_until(
+            lambda: devices().get("led:2", {}).get("status") == "online", what="led:2 online"
+        )
 
         # The engine restarts. A key pressed while it is down is carried out when it is
         # back; a call made meanwhile elsewhere (window 4 has no keypad) reaches the

@@ -12,21 +12,15 @@ import httpx
 from sqlalchemy import select
 
 from services.engine.events.models import HallEvent
-from tests.conftest import Hall
-
-API = "/api/v1/halls"
+from tests.helpers.api import API, act, issue
+from tests.helpers.halls import Hall
 
 
 async def finished_ticket(client: httpx.AsyncClient, hall: Hall, window: int = 1) -> dict[str, Any]:
-    issued = await client.post(
-        f"{API}/{hall.code}/tickets", json={"service": "business"}, headers=hall.h("kiosk")
-    )
-    assert issued.status_code == 201, issued.text
-    base = f"{API}/{hall.code}/windows/{window}"
+    ticket = await issue(client, hall)
     for action in ("open", "call-next", "finish"):
-        response = await client.post(f"{base}/{action}", headers=hall.h("gateway"))
+        response = await act(client, hall, window, action, who="gateway")
         assert response.status_code == 200, response.text
-    ticket: dict[str, Any] = issued.json()
     return ticket
 
 

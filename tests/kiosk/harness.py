@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,35 +16,15 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
-from tests.conftest import ROOT
+from tests.helpers import ROOT
+from tests.helpers.cli import engine_env
+from tests.helpers.net import free_port
+from tests.helpers.waiting import wait_until
 
 TZ = ZoneInfo("Asia/Shanghai")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-POLL = 0.05  # polling interval of the bounded readiness loops
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_until(
-    predicate: Callable[[], Any], within: float, what: str, log: Callable[[], str] | None = None
-) -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        try:
-            value = predicate()
-        except (httpx.HTTPError, OSError, ValueError, KeyError):
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not within {within}s" + (f"\n{log()}" if log else ""))
-        time.sleep(POLL)
+# What a process that is still starting (or answering half-way) may raise meanwhile.
+NOT_YET = (httpx.HTTPError, OSError, ValueError, KeyError)
 
 
 def kiosk_hall_file(path: Path, code: str = "kioskhall") -> Path:
@@ -109,17 +87,13 @@ class Engine:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / "engine.log"
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("JIAOHAO_")}
-        self.env.update(
-            {
-                "JIAOHAO_ENVIRONMENT": "test",
-                "JIAOHAO_DATABASE_URL": f"sqlite+aiosqlite:///{workdir / 'engine.db'}",
-                "JIAOHAO_SECRET_KEY": "kiosk-test-secret-key-0123456789",
-                "JIAOHAO_PII_KEY": "kiosk-test-pii-key-0123456789",
-                "JIAOHAO_PUBLIC_BASE_URL": self.base_url,
-                "JIAOHAO_ACCESS_LOG": "false",
-                "JIAOHAO_LOG_LEVEL": "warning",
-            }
+        self.env = engine_env(
+            f"sqlite+aiosqlite:///{workdir / 'engine.db'}",
+            secret_key="kiosk-test-secret-key-0123456789",
+            pii_key="kiosk-test-pii-key-0123456789",
+            public_base_url=self.base_url,
+            access_log="false",
+            log_level="warning",
         )
         self.hall_file = hall_file
         self.process: subprocess.Popen[bytes] | None = None
@@ -177,7 +151,7 @@ class Engine:
                 raise AssertionError(f"engine exited:\n{self.log()}")
             return httpx.get(f"{self.base_url}/healthz", timeout=1).status_code == 200
 
-        wait_until(ready, within, "engine ready", self.log)
+        wait_until(ready, within, "engine ready", log=self.log, ignore=NOT_YET)
         return self
 
     def stop(self) -> None:
@@ -248,7 +222,7 @@ class KioskProcess:
                 raise AssertionError(f"kiosk exited:\n{self.log()}")
             return predicate(self.health())
 
-        wait_until(check, within, "kiosk state", self.log)
+        wait_until(check, within, "kiosk state", log=self.log, ignore=NOT_YET)
 
     def unprinted_file(self) -> list[dict[str, Any]]:
         path = self.data_dir / "unprinted.json"

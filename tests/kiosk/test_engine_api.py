@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import httpx
 import pytest
 
 from services.engine.public.signing import signature_valid, ticket_signature
 from services.engine.tickets.numbering import parse_number
-from tests.conftest import Hall
+from tests.helpers.api import API, issue
+from tests.helpers.halls import Hall
+from tests.helpers.net import local_path
 
-API = "/api/v1/halls"
-SECRET = "test-secret-key-not-for-production"  # tests.conftest.make_settings
-
-
-async def issue(client: httpx.AsyncClient, hall: Hall, service: str = "business") -> dict:
-    response = await client.post(
-        f"{API}/{hall.code}/tickets", json={"service": service}, headers=hall.h("kiosk")
-    )
-    assert response.status_code == 201, response.text
-    return response.json()
-
-
-def local_path(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
+SECRET = "test-secret-key-not-for-production"  # tests.helpers.app.make_settings
 
 
 def test_signature_is_short_keyed_and_bound_to_hall_and_ticket() -> None:

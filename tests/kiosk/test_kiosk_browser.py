@@ -14,49 +14,29 @@ import secrets
 import signal
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from drivers.simulators.printer import SimulatedPrinter
 from services.engine.partners import signing
-from tests.conftest import ROOT
-from tests.kiosk.harness import Engine, KioskProcess, kiosk_hall_file, wait_until
+from tests.helpers import ROOT
+from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.helpers.net import local_path
+from tests.helpers.waiting import wait_until
+from tests.kiosk.harness import NOT_YET, Engine, KioskProcess, kiosk_hall_file
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 HALL = "kioskhall"
 PIN = "2468"
 
 
-def _browser_missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"Chromium not installed at {CHROMIUM} (apt-get install chromium)"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return "Playwright for Python is not installed"
-    return None
-
-
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    reason = _browser_missing()
-    if reason:
-        if os.environ.get("JIAOHAO_REQUIRE_BROWSER") == "1":
-            pytest.fail(f"{reason} (JIAOHAO_REQUIRE_BROWSER=1)")
-        pytest.skip(reason)
+    require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -139,11 +119,6 @@ def dialog_text(page: Any) -> str:
 def wait_dialog(page: Any, title: str, within_ms: int = 15_000) -> str:
     page.locator("#dialog-title", has_text=title).wait_for(timeout=within_ms)
     return dialog_text(page)
-
-
-def local_path(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.path}?{parts.query}"
 
 
 # ---------------------------------------------------------------------- tests
@@ -238,7 +213,8 @@ def test_paper_out_asks_for_staff_keeps_the_ticket_and_staff_reprint_it(
             lambda: (h := hall.printer_health()) and h["status"] == "error" and h,
             10,
             "printer error reported to the engine",
-            hall.kiosk.log,
+            log=hall.kiosk.log,
+            ignore=NOT_YET,
         )
         assert health["reason"] == "paper out"
         kept = hall.kiosk.unprinted_file()
@@ -276,7 +252,8 @@ def test_paper_out_asks_for_staff_keeps_the_ticket_and_staff_reprint_it(
         lambda: (h := hall.printer_health()) and h["status"] == "online",
         15,
         "printer back online at the engine",
-        hall.kiosk.log,
+        log=hall.kiosk.log,
+        ignore=NOT_YET,
     )
     page.locator("#dialog-actions button", has_text="退出").click()
     page.locator("#banner[hidden]").wait_for(state="attached", timeout=10_000)

@@ -3,9 +3,8 @@ databases) and a simulated printer on a pseudo-terminal; its pure parts on their
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -27,20 +26,13 @@ from kiosk_client.kiosk import OFFLINE, ONLINE, Kiosk
 from kiosk_client.server import create_app
 from kiosk_client.texts import check_in_refusal, issue_refusal, printer_problem, when_text
 from kiosk_client.unprinted import UnprintedStore, UnprintedTicket, same_number
-from tests.conftest import Hall
-from tests.kiosk.harness import free_port
+from tests.helpers.api import API
+from tests.helpers.app import transport_of
+from tests.helpers.halls import Hall
+from tests.helpers.net import free_port
+from tests.helpers.waiting import until
 
-API = "/api/v1/halls"
 CST = timezone(timedelta(hours=8))
-
-
-async def until(condition: Callable[[], bool], limit: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)  # a yield point, not a timing assumption
 
 
 # ---------------------------------------------------------------------- configuration
@@ -233,9 +225,7 @@ async def kiosk(
 ) -> AsyncIterator[Kiosk]:
     token = hall.h("kiosk")["Authorization"].split(" ", 1)[1]
     config = kiosk_config(tmp_path, token)
-    engine = EngineClient(
-        config.engine_url, token, transport=httpx.ASGITransport(app=app), probe_timeout=5
-    )
+    engine = EngineClient(config.engine_url, token, transport=transport_of(app), probe_timeout=5)
     kiosk = Kiosk(config, engine=engine)
     await kiosk.start()
     try:
@@ -354,7 +344,7 @@ async def test_a_token_of_no_use_says_so(
     app: Any, hall: Hall, tmp_path: Path, simulated_printer: SimulatedPrinter
 ) -> None:
     config = kiosk_config(tmp_path, "jhd_not_a_token")
-    engine = EngineClient(config.engine_url, config.token, transport=httpx.ASGITransport(app=app))
+    engine = EngineClient(config.engine_url, config.token, transport=transport_of(app))
     kiosk = Kiosk(config, engine=engine)
     await kiosk.start()
     try:

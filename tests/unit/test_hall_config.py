@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from services.engine.balancing.interleave import InterleaveRatio
 from services.engine.core.errors import HallConfigInvalid
-from services.engine.halls.config import hall_file_from_dict, parse_hall_file
-from services.engine.windows.call_policy import InterleaveRatio
+from services.engine.setup.hall_file import hall_file_from_dict, parse_hall_file
 from services.engine.windows.states import WindowKind
 
 ROOT = Path(__file__).resolve().parents[2]

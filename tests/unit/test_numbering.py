@@ -11,12 +11,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.engine.halls.opening_hours import Session
+from services.engine.halls.settings import PeriodQuota, quota_period_at
 from services.engine.tickets.numbering import (
-    PeriodQuota,
     business_date,
     daily_quota_left,
     format_number,
-    quota_period_at,
 )
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.engine.halls.config import HoursSpec, parse_hall_file, service_schedule
 from services.engine.halls.opening_hours import (
     Schedule,
     Session,
@@ -18,6 +17,8 @@ from services.engine.halls.opening_hours import (
     weekday_index,
     weekly_from_mapping,
 )
+from services.engine.halls.settings import HoursSpec, service_schedule
+from services.engine.setup.hall_file import parse_hall_file
 
 TZ = ZoneInfo("Asia/Shanghai")
 ROOT = Path(__file__).resolve().parents[2]
