@@ -388,3 +388,54 @@ async def test_call_next_looks_again_when_other_windows_took_every_head_it_saw(
     assert called.status_code == 200, called.text
     assert called.json()["ticket"]["number"] == second["number"]
     assert reads == 2
+
+
+async def test_issuing_commits_once_with_the_tidal_change_it_causes(
+    app, client: httpx.AsyncClient, bal: Hall
+) -> None:  # type: ignore[no-untyped-def]
+    """One commit per action: the ticket, its events and the tidal window it opens."""
+    from sqlalchemy import event
+    from sqlalchemy.orm import Session
+
+    for _ in range(2):
+        await issue(client, bal, "business")
+    # Commits that wrote something (on SQLite a request also ends its reads with an
+    # empty commit before it writes: deps.end_read).
+    writing: set[int] = set()
+    commits: list[int] = []
+
+    def wrote(state) -> None:  # type: ignore[no-untyped-def]
+        if state.is_insert or state.is_update or state.is_delete:
+            writing.add(id(state.session))
+
+    def flushed(session: Session, _context: object) -> None:
+        writing.add(id(session))
+
+    def committed(session: Session) -> None:
+        if id(session) in writing:
+            commits.append(id(session))
+            writing.discard(id(session))
+
+    listeners = [("do_orm_execute", wrote), ("after_flush", flushed), ("after_commit", committed)]
+    for name, fn in listeners:
+        event.listen(Session, name, fn)
+    try:
+        third = await issue(client, bal, "business")  # high mark 3: opens window 3
+    finally:
+        for name, fn in listeners:
+            event.remove(Session, name, fn)
+    assert len(commits) == 1
+    async with app.state.sessionmaker() as session:
+        rows = (
+            await session.execute(
+                select(HallEvent.type, HallEvent.created_at, HallEvent.payload).order_by(
+                    HallEvent.seq
+                )
+            )
+        ).all()
+    issued_at = {c for t, c, p in rows if t == "ticket.issued" and p["ticket_id"] == third["id"]}
+    changed_at = {c for t, c, _ in rows if t == "tidal.changed"}
+    # Written by the same commit: the outbox stamps a commit's events with one moment.
+    assert len(issued_at) == 1 and changed_at == issued_at
+    # The answer came after that commit, with its estimate (read, not written).
+    assert third["waiting_ahead"] == 2 and third["wait_text"].startswith("前方还有 2 人")
