@@ -12,8 +12,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -e '.[dev]'
 	touch $(STAMP)
 
+# Random keys are written into var/ once (mode 0600) and used from there: no public secret.
 run: $(STAMP)
 	mkdir -p var
+	$(BIN)/jiaohao keys --dir var
 	$(BIN)/jiaohao migrate
 	$(BIN)/jiaohao demo-setup
 	$(BIN)/jiaohao serve --host 127.0.0.1 --port 8000

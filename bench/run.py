@@ -5,7 +5,8 @@ Measures, in one run on this machine:
 2. the engine issuing tickets over HTTP with a kiosk token at 32 and 64 clients
    (wrk, bench/issue.lua), and call-next throughput over 40 windows (bench/call_next.lua);
 3. call-to-screen latency over WebSockets across 2 engine processes (bench/ws.py);
-4. memory per idle WebSocket connection.
+4. memory per idle WebSocket connection;
+5. a kiosk's GET /queues while twenty wrong logins run at once (Argon2 off the loop).
 Prints one table and writes bench/results/latest.json. Only loopback is used.
 """
 
@@ -323,6 +324,55 @@ async def fill_queue(setup: Setup, tickets: int) -> None:
         await conn.close()
 
 
+async def login_storm(url: str, token: str, rounds: int = 4, logins: int = 20) -> dict[str, Any]:
+    """A kiosk reads the queues again and again while ``logins`` wrong logins (no account
+    needed) run at once: with Argon2 on the event loop it waited behind all of them.
+    Each round's usernames are new, and 4 x 20 failures stay under one address's limit."""
+    import statistics
+
+    queues = f"{url}/api/v1/halls/bench/queues"
+    headers = {"Authorization": f"Bearer {token}"}
+    limits = httpx.Limits(max_connections=logins + 4)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as http:
+
+        async def read() -> float:
+            started = time.perf_counter()
+            (await http.get(queues, headers=headers)).raise_for_status()
+            return (time.perf_counter() - started) * 1000
+
+        for _ in range(5):
+            await read()  # warm-up
+        alone = [await read() for _ in range(30)]
+        during: list[float] = []
+        storms: list[float] = []
+        for round_no in range(rounds):
+            started = time.perf_counter()
+            storm = [
+                asyncio.create_task(
+                    http.post(
+                        f"{url}/api/v1/auth/token",
+                        data={"username": f"storm-{round_no}-{i}", "password": "wrong password"},
+                    )
+                )
+                for i in range(logins)
+            ]
+            await asyncio.sleep(0.05)  # let the logins reach the engine first
+            while not all(task.done() for task in storm):
+                during.append(await read())
+            answers = await asyncio.gather(*storm)
+            assert all(a.status_code == 401 for a in answers), [a.status_code for a in answers]
+            storms.append((time.perf_counter() - started) * 1000)
+    during.sort()
+    return {
+        "queues_alone_p50_ms": statistics.median(alone),
+        "queues_during_p50_ms": statistics.median(during),
+        "queues_during_p99_ms": during[min(len(during) - 1, int(len(during) * 0.99))],
+        "queues_during_max_ms": during[-1],
+        "reads_during": len(during),
+        "logins_all_answered_ms": statistics.median(storms),
+    }
+
+
 def table(rows: list[tuple[str, str]]) -> str:
     width = max(len(k) for k, _ in rows)
     return "\n".join(f"{k.ljust(width)}  {v}" for k, v in rows)
@@ -350,8 +400,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--only",
-        choices=["ws"],
-        help="run one part only (ws: call-to-screen latency and idle-socket memory)",
+        choices=["ws", "logins"],
+        help="run one part only (ws: call-to-screen latency and idle-socket memory; "
+        "logins: a kiosk's reads during a login storm)",
     )
     args = parser.parse_args(argv)
     http_parts = args.only is None
@@ -416,7 +467,10 @@ def main(argv: list[str] | None = None) -> int:
                 },
                 threads=40,
             )
-    if not args.skip_ws or args.only == "ws":
+    if http_parts or args.only == "logins":
+        with engine_processes(1, 1) as ([url], _pids):
+            results["login_storm"] = asyncio.run(login_storm(url, setup.kiosk_token))
+    if (http_parts and not args.skip_ws) or args.only == "ws":
         try:
             from bench import ws
         except ImportError as err:
@@ -497,6 +551,23 @@ def main(argv: list[str] | None = None) -> int:
                 "call-next, 40 windows, 40 clients",
                 f"{cn['rps']:.0f} req/s, p99 {cn.get('p99_ms', 0):.1f} ms, "
                 f"non-2xx {cn['non_2xx']:.0f}",
+            )
+        )
+    storm = results.get("login_storm")
+    if storm is not None:
+        rows.append(
+            (
+                "GET /queues (kiosk), alone",
+                f"p50 {storm['queues_alone_p50_ms']:.1f} ms",
+            )
+        )
+        rows.append(
+            (
+                "GET /queues during 20 wrong logins",
+                f"p50 {storm['queues_during_p50_ms']:.1f} ms, "
+                f"p99 {storm['queues_during_p99_ms']:.1f} ms, "
+                f"max {storm['queues_during_max_ms']:.1f} ms ({storm['reads_during']} reads); "
+                f"the 20 logins answered in {storm['logins_all_answered_ms']:.0f} ms",
             )
         )
     ws_result = results.get("ws", {})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -55,9 +56,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # costs ~50 KB and CPU for every message to every screen (docs/bus.md).
         ws_per_message_deflate=False,
         ws_max_queue=8,
+        # A client's messages are pings: nothing near the body limit is needed.
+        ws_max_size=settings.max_body_bytes,
         proxy_headers=True,
+        # Bounds on connections (docs/limits.md): an idle one is closed after the
+        # keep-alive; past the limit new requests get 503 instead of piling up.
+        # uvicorn has no header or body read timeout: that is the reverse proxy's job.
         timeout_keep_alive=settings.http_keep_alive_seconds,
+        limit_concurrency=settings.http_max_connections,
     )
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    """The engine's keys, random, made once: nothing public signs tokens or keys hashes."""
+    from services.engine.config import ensure_keys
+
+    for name, written in ensure_keys(args.dir).items():
+        where = Path(args.dir) / name
+        print(f"{name}: {'written to' if written else 'kept in'} {where} (mode 0600)")
     return 0
 
 
@@ -230,6 +247,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=1)
     serve.set_defaults(func=cmd_serve)
 
+    keys = sub.add_parser(
+        "keys", help="write random engine keys (token signing, PII hashing) once, mode 0600"
+    )
+    keys.add_argument(
+        "--dir",
+        default=os.environ.get("JIAOHAO_KEY_DIR", "var"),
+        help="where to keep them (JIAOHAO_KEY_DIR; default var)",
+    )
+    keys.set_defaults(func=cmd_keys)
+
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--revision", default="heads")
     migrate.set_defaults(func=cmd_migrate)
@@ -310,8 +337,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from pydantic import ValidationError
+
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except ValidationError as err:  # the settings: say what is wrong, not a traceback
+        if err.title != "Settings":
+            raise
+        for error in err.errors():
+            print(f"jiaohao: {error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        return 2
     return result
 
 

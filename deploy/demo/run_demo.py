@@ -149,8 +149,11 @@ def main(argv: list[str] | None = None) -> int:
         JIAOHAO_DATABASE_URL=f"sqlite+aiosqlite:///{work / 'demo.db'}",
         JIAOHAO_ACCESS_LOG="false",
         JIAOHAO_PUBLIC_BASE_URL=f"http://127.0.0.1:{args.port}",
+        # Keys of its own, random, written by `jiaohao keys` below (mode 0600).
+        JIAOHAO_KEY_DIR=str(work / "keys"),
     )
     print("setting up the demo hall (fresh database in var/demo/) ...", flush=True)
+    _jiaohao(env, "keys")
     _jiaohao(env, "migrate")
     _jiaohao(env, "hall", "apply", str(ROOT / "deploy/halls/demo.toml"))
     tokens = {kind: _token(env, kind) for kind in ("gateway", "kiosk", "display")}

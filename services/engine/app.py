@@ -6,22 +6,28 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI
 
 import services.engine.models  # noqa: F401  (every table known to the ORM)
+from services.engine import apidocs
 from services.engine.auth.cache import AccessCache
+from services.engine.auth.hashing import PasswordChecker
 from services.engine.auth.router import router as auth_router
+from services.engine.auth.throttle import LoginLimits, LoginThrottle
 from services.engine.balancing.router import router as balancing_router
 from services.engine.bookings.router import partner_router as partner_bookings_router
 from services.engine.bookings.router import staff_router as bookings_router
 from services.engine.config import Settings, get_settings
 from services.engine.core.db import make_engine, make_sessionmaker
+from services.engine.core.limits import BodyLimit
 from services.engine.core.problems import install_problem_handlers
+from services.engine.deps import refuse_nul
 from services.engine.devices.router import router as devices_router
 from services.engine.display.router import router as display_router
 from services.engine.evaluations.router import router as evaluations_router
 from services.engine.events import bus
 from services.engine.halls.router import router as halls_router
+from services.engine.health import healthz, readyz
 from services.engine.partners.webhooks import WebhookWorker
 from services.engine.public.router import router as public_router
 from services.engine.tickets.router import router as tickets_router
@@ -57,10 +63,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await bus.stop(app)
         await app.state.webhook_worker.stop()
+        app.state.passwords.close()
         await engine.dispose()
 
     app = FastAPI(
-        title="jiaohao ticket engine", version="0.1.0", description=DESCRIPTION, lifespan=lifespan
+        title="jiaohao ticket engine",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # /docs and /redoc from installed files, never a CDN (apidocs.py).
+        docs_url=None,
+        redoc_url=None,
+        # Every route first refuses text holding NUL (U+0000): deps.refuse_nul.
+        dependencies=[Depends(refuse_nul)],
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -68,6 +83,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Live only while the PostgreSQL listener runs (bus.start): auth/cache.py.
     app.state.access_cache = AccessCache()
     bus.install(app, settings)
+    # Logins: Argon2 off the event loop; failed logins counted (auth/hashing.py, throttle.py).
+    app.state.passwords = PasswordChecker(settings.login_hash_threads)
+    app.state.login_throttle = LoginThrottle(
+        LoginLimits(
+            per_user=settings.login_failures_per_user,
+            per_address=settings.login_failures_per_address,
+            window_seconds=settings.login_window_seconds,
+        )
+    )
+    # Outermost: an oversized body is refused before anything reads it (core/limits.py).
+    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.state.webhook_worker = WebhookWorker(app.state.sessionmaker, settings)
     install_problem_handlers(app)
     for router in (auth_router, halls_router, tickets_router, windows_router, evaluations_router):
@@ -79,15 +105,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(devices_router)
     app.include_router(public_router)
 
+    apidocs.install(app)
+    # Liveness (the process runs) and readiness (it can serve): health.py.
     app.add_api_route("/healthz", healthz, methods=["GET"], tags=["meta"])
+    app.add_api_route(
+        "/readyz",
+        readyz,
+        methods=["GET"],
+        tags=["meta"],
+        responses={503: {"description": "Not ready: which check fails (problem+json)"}},
+    )
     return app
-
-
-async def healthz(request: Request) -> dict[str, str]:
-    """The process runs; access_cache: "live" while it keeps callers (auth/cache.py).
-
-    A module-level function, not a closure over the app: FastAPI keeps endpoint
-    functions in a cache, which would keep every app built in a process alive.
-    """
-    live = request.app.state.access_cache.live
-    return {"status": "ok", "access_cache": "live" if live else "off"}

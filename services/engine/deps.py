@@ -1,12 +1,14 @@
-"""Request dependencies: settings, database session, caller, hall access."""
+"""Request dependencies: settings, database session, caller, hall access, text without NUL."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +17,7 @@ from services.engine.auth.cache import AccessCache
 from services.engine.auth.permissions import Capability, Principal, authorise
 from services.engine.config import Settings
 from services.engine.core.errors import Unauthorized
+from services.engine.core.inputs import ROW_ID_END, WINDOW_NUMBER_MAX, nul_at, nul_in_pairs
 from services.engine.events.outbox import HUB_KEY
 from services.engine.halls.models import Hall
 from services.engine.halls.service import get_hall
@@ -34,6 +37,55 @@ async def get_settings_dep(request: Request) -> Settings:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+async def get_public_base(request: Request, settings: SettingsDep) -> str:
+    """The address a ticket's status page is given at: JIAOHAO_PUBLIC_BASE_URL, or else
+    the one this request came in on (scheme, host and port as the caller used them)."""
+    return settings.public_base_url or str(request.base_url)
+
+
+PublicBase = Annotated[str, Depends(get_public_base)]
+
+
+# Numbers in paths, in the ranges the OpenAPI states: past them nothing can exist, and the
+# database would fail on them (core/inputs.py).
+WindowNumber = Annotated[
+    int, Path(ge=1, le=WINDOW_NUMBER_MAX, description="the window's number (1-9999)")
+]
+RowId = Annotated[int, Path(ge=1, lt=ROW_ID_END, description="an id the engine gave")]
+
+
+async def refuse_nul(request: Request) -> None:
+    """Refuse text holding a NUL (U+0000) in the path, the query or the body: 422.
+
+    PostgreSQL cannot store it (a 500 once), and no name, code or reason has one.
+    Every route runs this first (create_app), after FastAPI has read the body it
+    takes (so a JSON or form body is parsed once) and before any other dependency
+    reads the database: one check for every route, present and future, the login
+    form included. The bus socket, served ahead of routing, checks its own.
+    """
+    where: tuple[str | int, ...] | None = None
+    query: bytes = request.scope.get("query_string", b"")
+    if (name := nul_in_pairs(request.path_params.items())) is not None:
+        where = ("path", name)
+    elif b"%00" in query or b"\x00" in query:
+        where = ("query", nul_in_pairs(request.query_params.multi_items()) or "")
+    elif getattr(request.scope.get("route"), "body_field", None) is not None:
+        form = request.headers.get("content-type", "").startswith(
+            ("application/x-www-form-urlencoded", "multipart/form-data")
+        )
+        if form:
+            name = nul_in_pairs((await request.form()).multi_items())
+            where = None if name is None else ("body", name)
+        else:
+            # Not JSON (ValueError, RecursionError): the route's own validation refuses it.
+            with contextlib.suppress(ValueError, RecursionError):
+                where = nul_at(await request.json(), ("body",))
+    if where is not None:
+        raise RequestValidationError(
+            [{"type": "string_nul", "loc": where, "msg": "Text must not contain NUL (U+0000)"}]
+        )
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -64,6 +116,19 @@ async def get_access_cache(request: Request) -> AccessCache:
 
 
 AccessCacheDep = Annotated[AccessCache, Depends(get_access_cache)]
+
+
+async def get_client_address(request: Request) -> str:
+    """The address the request came from, as the login throttle counts it.
+
+    The connection's peer (behind a reverse proxy on 127.0.0.1, uvicorn's
+    ``proxy_headers`` have already put the forwarded client there). Trusting a
+    configured proxy's forwarded header belongs here, and only here.
+    """
+    return request.client.host if request.client is not None else "unknown"
+
+
+ClientAddress = Annotated[str, Depends(get_client_address)]
 
 
 async def get_principal(

@@ -213,11 +213,11 @@ async def test_transfer_keeps_place_and_number(client: httpx.AsyncClient, hall: 
     called = await act(client, hall, 4, "call-next")
     # A001 keeps its place by issue time, ahead of B001.
     assert called.json()["ticket"]["number"] == "A001"
+    await act(client, hall, 2, "open")  # a closed window takes no transfer
     to_window = await act(client, hall, 4, "transfer", {"window": 2})
     target = to_window.json()["ticket"]
     assert target["target_window"] == 2
     await act(client, hall, 1, "open")
-    await act(client, hall, 2, "open")
     assert (await act(client, hall, 1, "call-next")).json()["ticket"]["number"] == "B001"
     assert (await act(client, hall, 2, "call-next")).json()["ticket"]["number"] == "A001"
 
@@ -226,8 +226,8 @@ async def test_green_first_then_two_to_one(client: httpx.AsyncClient, hall: Hall
     for _ in range(4):
         await issue(client, hall)  # A001..A004 normal
     for _ in range(3):
-        await issue(client, hall, priority="priority")  # A005..A007
-    await issue(client, hall, priority="green")  # A008
+        await issue(client, hall, priority="priority", who="staff")  # A005..A007
+    await issue(client, hall, priority="green", who="staff")  # A008 (the guide desk)
     await act(client, hall, 3, "open")
     order = []
     for _ in range(8):

@@ -110,7 +110,7 @@ async def test_wait_estimates_on_issue_lookup_and_queues(
     assert 19 <= third["estimated_wait_minutes"] <= 21
     assert third["wait_text"].startswith("前方还有 1 人，预计等待")
     # Priority tickets are called first: they are told so.
-    priority = await issue(client, bal, "business", priority="priority")
+    priority = await issue(client, bal, "business", priority="priority", who="staff")
     assert priority["wait_text"].startswith("前方还有 0 人")
     assert priority["waiting_ahead"] == 0  # one "ahead" number: the same as wait_text
 

@@ -233,6 +233,8 @@ async def test_kiosk_check_in_by_qr_and_by_id_card(
     by_qr = await client.post(url, json={"code": first["qr_payload"]}, headers=bhall.h("kiosk"))
     assert by_qr.status_code == 201, by_qr.text
     assert by_qr.json()["booking"]["code"] == first["code"]
+    # The status page at the address the kiosk reached the engine on (the client's).
+    assert by_qr.json()["ticket"]["status_url"].startswith(f"http://test/t/{bhall.code}/")
     by_id = await client.post(url, json={"id_number": ID_2}, headers=bhall.h("kiosk"))
     assert by_id.status_code == 201, by_id.text
     assert by_id.json()["booking"]["code"] == second["code"]

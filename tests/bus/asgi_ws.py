@@ -109,7 +109,11 @@ class AsgiWebSocket:
         return [await self.receive_kind("event", within=within) for _ in range(count)]
 
     async def send(self, message: dict[str, Any]) -> None:
-        await self._to_app.put({"type": "websocket.receive", "text": json.dumps(message)})
+        await self.send_text(json.dumps(message))
+
+    async def send_text(self, text: str) -> None:
+        """A text frame as given (for messages that are not JSON of a dict)."""
+        await self._to_app.put({"type": "websocket.receive", "text": text})
 
     def pending(self) -> int:
         """Messages the server has sent that were not read yet."""

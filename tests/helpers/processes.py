@@ -11,20 +11,30 @@ import httpx
 
 from tests.helpers import ROOT
 from tests.helpers.api import act
-from tests.helpers.cli import engine_env
+from tests.helpers.cli import JIAOHAO, engine_env
 from tests.helpers.halls import Hall
 from tests.helpers.net import free_port
 from tests.helpers.waiting import wait_until
 
 
 class EngineProcess:
-    """``uvicorn services.engine.main:app`` against a test database."""
+    """``uvicorn services.engine.main:app`` against a test database; with ``serve``,
+    ``jiaohao serve`` (the server options it sets: keep-alive, connection limit ...)."""
 
-    def __init__(self, database_url: str, log_dir: Path, name: str, **settings: object) -> None:
+    def __init__(
+        self,
+        database_url: str,
+        log_dir: Path,
+        name: str,
+        *,
+        serve: bool = False,
+        **settings: object,
+    ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"{name}.log"
         self._env = engine_env(database_url, **{"database_pool_size": 3, **settings})
+        self._serve = serve
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, ready_within: float = 60.0) -> EngineProcess:
@@ -33,19 +43,15 @@ class EngineProcess:
 
     def launch(self) -> None:
         with self.log_path.open("ab") as log:
+            where = ["--host", "127.0.0.1", "--port", str(self.port)]
+            uvicorn = [sys.executable, "-m", "uvicorn", "services.engine.main:app"]
+            command = (
+                [str(JIAOHAO), "serve", *where]
+                if self._serve
+                else [*uvicorn, *where, "--log-level", "warning"]
+            )
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "services.engine.main:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(self.port),
-                    "--log-level",
-                    "warning",
-                ],
+                command,
                 cwd=ROOT,
                 env=self._env,
                 stdout=log,

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 
 from services.engine.public.signing import signature_valid, ticket_signature
 from services.engine.tickets.numbering import parse_number
 from tests.helpers.api import API, issue
-from tests.helpers.halls import Hall
+from tests.helpers.app import app_for, client_of, serving
+from tests.helpers.halls import Hall, seed_hall
 from tests.helpers.net import local_path
 
 SECRET = "test-secret-key-not-for-production"  # tests.helpers.app.make_settings
@@ -44,7 +47,8 @@ async def test_issued_ticket_carries_a_working_status_url(
     await issue(client, hall)
     ticket = await issue(client, hall)  # A002, one ahead
     url = ticket["status_url"]
-    assert url.startswith("http://127.0.0.1:8000/t/testhall/")
+    # At the address the request came in on (the client's base URL), JIAOHAO_PUBLIC_BASE_URL unset.
+    assert url.startswith("http://test/t/testhall/")
     assert f"/t/testhall/{ticket['id']}?s=" in url
 
     page = await client.get(local_path(url))  # no token at all
@@ -64,6 +68,31 @@ async def test_issued_ticket_carries_a_working_status_url(
     # Looked up by id, the ticket carries the same link.
     fetched = await client.get(f"{API}/{hall.code}/tickets/{ticket['id']}", headers=hall.h("kiosk"))
     assert fetched.json()["status_url"] == url
+
+
+async def test_status_url_is_where_the_engine_was_reached_unless_configured(
+    app: Any, database_url: str
+) -> None:
+    """Unset, JIAOHAO_PUBLIC_BASE_URL is the address each request came in on (an engine on
+    another port or host gets its own); set, it is the address citizens' phones reach."""
+    async with client_of(app, base_url="http://10.20.30.40:8123") as elsewhere:
+        hall = await seed_hall(app, elsewhere)
+        ticket = await issue(elsewhere, hall)
+        assert ticket["status_url"].startswith("http://10.20.30.40:8123/t/testhall/")
+        found = await elsewhere.get(
+            f"{API}/{hall.code}/tickets", params={"number": "A001"}, headers=hall.h("kiosk")
+        )
+        assert found.json()["tickets"][0]["status_url"] == ticket["status_url"]
+        page = await elsewhere.get(local_path(ticket["status_url"]))
+        assert page.status_code == 200 and "A001" in page.text
+    configured = app_for(database_url, public_base_url="https://hall.example.gov.cn/")
+    async with serving(configured, base_url="http://10.20.30.40:8123") as client:
+        ticket = await issue(client, hall)
+        assert ticket["status_url"].startswith("https://hall.example.gov.cn/t/testhall/")
+        fetched = await client.get(
+            f"{API}/{hall.code}/tickets/{ticket['id']}", headers=hall.h("kiosk")
+        )
+        assert fetched.json()["status_url"] == ticket["status_url"]
 
 
 async def test_status_page_follows_the_call_and_shows_no_personal_data(

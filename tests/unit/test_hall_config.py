@@ -58,6 +58,7 @@ def test_base_is_accepted_with_defaults() -> None:
     spec = hall_file_from_dict(copy.deepcopy(BASE))
     assert spec.hall.timezone == "Asia/Shanghai"
     assert spec.hall.rules.max_recalls == 3 and spec.hall.rules.no_show == "void"
+    assert spec.hall.rules.kiosk_classes == ("normal",)  # green, priority: the guide desk
     assert spec.hall.rules.ratio() == InterleaveRatio(2, 1)
     assert spec.services[0].width == 3 and spec.services[0].daily_quota is None
     assert spec.windows[0].weights() == {"social": 1.0, "civil": 2.0}
@@ -190,6 +191,9 @@ def test_bad_service_fields_refused(field: str, value: Any, where: str) -> None:
         ({"hall__rules": {"max_recalls": 11}}, "hall.rules.max_recalls"),
         ({"hall__rules": {"no_show": "ignore"}}, "hall.rules.no_show"),
         ({"hall__rules": {"requeue_places": 0}}, "hall.rules.requeue_places"),
+        # Appointments come from a booking's check-in, never from a kiosk's 取号.
+        ({"hall__rules": {"kiosk_classes": ["appointment"]}}, "hall.rules.kiosk_classes"),
+        ({"hall__rules": {"kiosk_classes": "green"}}, "hall.rules.kiosk_classes"),
     ],
 )
 def test_bad_hall_fields_refused(changes: dict[str, Any], where: str) -> None:

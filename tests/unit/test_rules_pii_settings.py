@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from services.engine.config import DEFAULT_PII_KEY, DEFAULT_SECRET, Settings
+from services.engine.config import Settings
 from services.engine.core.errors import RatingNeedsReason, ValidationFailed
 from services.engine.core.pii import (
     keyed_hash,
@@ -150,22 +151,25 @@ def test_mask_name(name: str, masked: str) -> None:
 
 
 @pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("ENVIRONMENT", "SECRET_KEY", "PII_KEY", "DATABASE_URL"):
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("ENVIRONMENT", "SECRET_KEY", "PII_KEY", "KEY_DIR", "DATABASE_URL"):
         monkeypatch.delenv(f"JIAOHAO_{name}", raising=False)
+    # Away from the checkout: no var/ keys of a `make run`, no .env file.
+    monkeypatch.chdir(tmp_path)
 
 
 def settings(**values: object) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-def test_development_accepts_the_default_secrets(clean_env: None) -> None:
-    dev = settings()
-    assert dev.environment == "development"
-    assert dev.secret_key == DEFAULT_SECRET and dev.pii_key == DEFAULT_PII_KEY
+def test_no_key_has_a_default_not_even_in_development(clean_env: None) -> None:
+    with pytest.raises(ValidationError, match=r"JIAOHAO_SECRET_KEY.*jiaohao keys"):
+        settings()
+    with pytest.raises(ValidationError, match="JIAOHAO_PII_KEY"):
+        settings(secret_key="a-real-secret-0123456789")
 
 
-@pytest.mark.parametrize("environment", ["test", "production"])
+@pytest.mark.parametrize("environment", ["development", "test", "production"])
 @pytest.mark.parametrize(
     ("secret_key", "pii_key", "named"),
     [
@@ -176,7 +180,7 @@ def test_development_accepts_the_default_secrets(clean_env: None) -> None:
         ("a-real-secret-0123456789", "short-pii-key", "JIAOHAO_PII_KEY"),
     ],
 )
-def test_default_or_short_secrets_refused_outside_development(
+def test_missing_or_short_secrets_refused_in_every_environment(
     clean_env: None, environment: str, secret_key: str | None, pii_key: str | None, named: str
 ) -> None:
     values: dict[str, object] = {"environment": environment}

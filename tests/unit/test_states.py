@@ -48,6 +48,7 @@ ALLOWED: dict[tuple[TicketStatus, TicketAction], TicketStatus] = {
     (S.SERVING, A.TRANSFER): S.TRANSFERRED,
     (S.WAITING, A.CANCEL): S.CANCELLED,
     (S.CALLED, A.CANCEL): S.CANCELLED,
+    (S.WAITING, A.RETURN): S.WAITING,  # sent to a window that closed: back to its queue
 }
 # Issuing creates a ticket; it is no transition from any state.
 ACTIONS = [a for a in TicketAction if a is not A.ISSUE]

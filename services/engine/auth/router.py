@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from services.engine.auth import service
-from services.engine.deps import CurrentPrincipal, SessionDep, SettingsDep
+from services.engine.deps import ClientAddress, CurrentPrincipal, SessionDep, SettingsDep
 from services.engine.halls import repository as halls_repo
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -35,12 +35,21 @@ async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,
     settings: SettingsDep,
+    address: ClientAddress,
+    request: Request,
 ) -> TokenOut:
-    """Log in with a staff username and password."""
+    """Log in with a staff username and password.
+
+    Too many failed logins for a username or from an address in a window are
+    refused (429 `login_throttled`, with `Retry-After`) until the window passes.
+    """
     access = await service.login(
         session=session,
         username=form.username,
         password=form.password,
+        address=address,
+        throttle=request.app.state.login_throttle,
+        passwords=request.app.state.passwords,
         secret=settings.secret_key,
         minutes=settings.access_token_minutes,
     )

@@ -11,6 +11,8 @@ import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from services.engine.core.inputs import INT64_MAX, ascii_digits
+
 _hasher = PasswordHasher()
 DEVICE_TOKEN_PREFIX = "jhd_"
 _ALGORITHM = "HS256"
@@ -60,6 +62,14 @@ def decode_access_token(token: str, *, secret: str) -> dict[str, Any] | None:
         claims: dict[str, Any] = jwt.decode(token, secret, algorithms=[_ALGORITHM])
     except jwt.PyJWTError:
         return None
-    if claims.get("typ") != "staff" or "sub" not in claims:
+    if claims.get("typ") != "staff" or user_id_of(claims.get("sub")) is None:
         return None
     return claims
+
+
+def user_id_of(subject: object) -> int | None:
+    """A staff token's subject as a user id (ASCII digits, a row id), or None."""
+    if not isinstance(subject, str):
+        return None
+    user_id = ascii_digits(subject, len(str(INT64_MAX)))
+    return user_id if user_id is not None and 0 < user_id <= INT64_MAX else None

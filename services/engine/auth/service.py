@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select, update
@@ -9,11 +10,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.auth import security
 from services.engine.auth.cache import AccessCache
+from services.engine.auth.hashing import PasswordChecker
 from services.engine.auth.models import Device, User
 from services.engine.auth.permissions import DeviceKind, Principal, Role
+from services.engine.auth.throttle import LoginThrottle
 from services.engine.core.db import utcnow
 from services.engine.core.errors import NotFound, Refusal, Unauthorized, ValidationFailed
 from services.engine.halls.models import Hall
+
+log = logging.getLogger(__name__)
 
 
 class AccountExists(Refusal):
@@ -21,18 +26,55 @@ class AccountExists(Refusal):
     title = "An account with that name exists"
 
 
+_ACCOUNT_BY_USERNAME = select(
+    User.id, User.password_hash, User.role, User.hall_id, User.active
+).where(User.username == bindparam("username"))
+
+
 async def login(
-    *, session: AsyncSession, username: str, password: str, secret: str, minutes: int
+    *,
+    session: AsyncSession,
+    username: str,
+    password: str,
+    address: str,
+    throttle: LoginThrottle,
+    passwords: PasswordChecker,
+    secret: str,
+    minutes: int,
 ) -> str:
-    """Check a staff password and hand out an access token."""
-    user = (
-        await session.execute(select(User).where(User.username == username))
-    ).scalar_one_or_none()
-    ok = security.verify_password(user.password_hash if user else None, password)
-    if user is None or not ok or not user.active:
+    """Check a staff password and hand out an access token.
+
+    Refused at once (429) while the username or the client ``address`` has too many
+    recent failures (auth/throttle.py); the hash runs off the event loop, with no
+    database connection held meanwhile.
+    """
+    attempt = throttle.begin(username, address)
+    try:
+        account = (await session.execute(_ACCOUNT_BY_USERNAME, {"username": username})).first()
+        await session.rollback()  # the connection goes back to the pool for the hash
+        ok = await passwords.verify(account.password_hash if account else None, password)
+    except BaseException:
+        throttle.give_back(attempt)  # never checked: the database away, the client gone
+        raise
+    if account is None or not ok or not account.active:
+        failures = throttle.failed(attempt)
+        # Who and from where, never the password.
+        log.warning(
+            "login refused: username %r from %s (%d of %d failures allowed in %g s)",
+            username[:64],
+            address,
+            failures,
+            throttle.limits.per_user,
+            throttle.limits.window_seconds,
+        )
         raise Unauthorized("wrong username or password")
+    throttle.give_back(attempt)
     return security.create_access_token(
-        secret=secret, user_id=user.id, role=user.role, hall_id=user.hall_id, minutes=minutes
+        secret=secret,
+        user_id=account.id,
+        role=account.role,
+        hall_id=account.hall_id,
+        minutes=minutes,
     )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.engine.auth.permissions import Capability, Principal
 from services.engine.bookings import service
 from services.engine.bookings.models import Booking
+from services.engine.bookings.rules import MAX_RELEASE_DAYS
 from services.engine.bookings.schemas import (
     BookableServiceOut,
     BookableServicesOut,
@@ -30,7 +31,15 @@ from services.engine.bookings.schemas import (
 )
 from services.engine.config import Settings
 from services.engine.core.errors import Forbidden
-from services.engine.deps import HallAccess, IssueAccess, SessionDep, SettingsDep, hall_access
+from services.engine.deps import (
+    HallAccess,
+    IssueAccess,
+    PublicBase,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    hall_access,
+)
 from services.engine.flows import tickets as tickets_flow
 from services.engine.halls.models import Hall, Service
 from services.engine.partners.deps import LimiterDep, PartnerAccess, PartnerCaller
@@ -38,6 +47,10 @@ from services.engine.partners.ratelimit import RateLimiter
 from services.engine.tickets.router import status_url
 from services.engine.tickets.router import to_out as ticket_out
 
+DAY_DESCRIPTION = (
+    f"hall-local date, YYYY-MM-DD; from a year back to {MAX_RELEASE_DAYS} days ahead "
+    "(else 422 date_out_of_range)"
+)
 # Requests a minute one citizen (by ID number) may cause through any partner.
 CITIZEN_PER_MINUTE = 10
 
@@ -89,7 +102,7 @@ def _partner_principal(caller: PartnerCaller) -> Principal:
 
 
 async def _check_in_out(
-    session: AsyncSession, hall: Hall, done: service.CheckedIn, settings: Settings
+    session: AsyncSession, hall: Hall, done: service.CheckedIn, settings: Settings, base: str
 ) -> CheckInOut:
     issued = done.issued
     booking = await _out(session, hall, done.booking, issued.service)
@@ -99,7 +112,7 @@ async def _check_in_out(
     view = await tickets_flow.get_ticket(session=session, hall=hall, ticket_id=issued.ticket.id)
     return CheckInOut(
         booking=booking,
-        ticket=ticket_out(view, status_url(settings, hall, issued.ticket.id)),
+        ticket=ticket_out(view, status_url(settings, base, hall, issued.ticket.id)),
     )
 
 
@@ -146,7 +159,7 @@ async def partner_slots(
     service_code: str,
     caller: PartnerAccess,
     session: SessionDep,
-    day: Annotated[date, Query(alias="date", description="hall-local date, YYYY-MM-DD")],
+    day: Annotated[date, Query(alias="date", description=DAY_DESCRIPTION)],
 ) -> SlotsOut:
     """A day's slots with places left (empty on closed days)."""
     svc, _spec, slots = await service.day_slots(
@@ -258,7 +271,7 @@ async def partner_cancel(
     "/bookings/{code}/check-in", status_code=status.HTTP_201_CREATED, response_model=CheckInOut
 )
 async def partner_check_in(
-    code: str, caller: PartnerAccess, session: SessionDep, settings: SettingsDep
+    code: str, caller: PartnerAccess, session: SessionDep, settings: SettingsDep, base: PublicBase
 ) -> CheckInOut:
     """一键取号: check in from the phone inside the arrival window; returns the ticket."""
     done = await service.check_in(
@@ -269,12 +282,12 @@ async def partner_check_in(
         code=code,
         partner_id=caller.partner.id,
     )
-    return await _check_in_out(session, caller.hall, done, settings)
+    return await _check_in_out(session, caller.hall, done, settings, base)
 
 
 @partner_router.get("/tickets/{ticket_id}", response_model=PositionOut)
 async def partner_position(
-    ticket_id: int, caller: PartnerAccess, session: SessionDep
+    ticket_id: RowId, caller: PartnerAccess, session: SessionDep
 ) -> PositionOut:
     """Live position: 前方还有N人, estimated wait, the window once called."""
     return _position_out(
@@ -308,7 +321,7 @@ StaffManage = Annotated[HallAccess, Depends(staff_access(Capability.MANAGE))]
 async def day_bookings(
     access: StaffRead,
     session: SessionDep,
-    day: Annotated[date, Query(alias="date", description="hall-local date, YYYY-MM-DD")],
+    day: Annotated[date, Query(alias="date", description=DAY_DESCRIPTION)],
     service_code: Annotated[str | None, Query(alias="service")] = None,
     status_filter: Annotated[str | None, Query(alias="status")] = None,
 ) -> DayBookingsOut:
@@ -328,7 +341,7 @@ async def day_bookings(
 async def staff_slots(
     access: StaffRead,
     session: SessionDep,
-    day: Annotated[date, Query(alias="date")],
+    day: Annotated[date, Query(alias="date", description=DAY_DESCRIPTION)],
     service_code: Annotated[str, Query(alias="service")],
 ) -> SlotsOut:
     svc, _spec, slots = await service.day_slots(
@@ -354,7 +367,11 @@ async def staff_slots(
 
 @staff_router.post("/check-in", status_code=status.HTTP_201_CREATED, response_model=CheckInOut)
 async def kiosk_check_in(
-    body: CheckInIn, access: IssueAccess, session: SessionDep, settings: SettingsDep
+    body: CheckInIn,
+    access: IssueAccess,
+    session: SessionDep,
+    settings: SettingsDep,
+    base: PublicBase,
 ) -> CheckInOut:
     """签到 at the kiosk or a window: booking code / scanned QR payload, or the ID card."""
     done = await service.check_in(
@@ -365,12 +382,12 @@ async def kiosk_check_in(
         code=body.code,
         id_number=body.id_number,
     )
-    return await _check_in_out(session, access.hall, done, settings)
+    return await _check_in_out(session, access.hall, done, settings, base)
 
 
 @staff_router.post("/{booking_id}/cancel", response_model=BookingOut)
 async def staff_cancel(
-    booking_id: int, access: StaffCancel, session: SessionDep, body: CancelBookingIn | None = None
+    booking_id: RowId, access: StaffCancel, session: SessionDep, body: CancelBookingIn | None = None
 ) -> BookingOut:
     """Staff may cancel a booking at any time (no cutoff)."""
     booking, svc = await service.cancel(
@@ -384,7 +401,7 @@ async def staff_cancel(
 
 
 @staff_router.post("/{booking_id}/excuse", response_model=BookingOut)
-async def excuse(booking_id: int, access: StaffManage, session: SessionDep) -> BookingOut:
+async def excuse(booking_id: RowId, access: StaffManage, session: SessionDep) -> BookingOut:
     """A manager forgives a no-show so it no longer counts towards a suspension."""
     booking, svc = await service.excuse_no_show(
         session=session, hall=access.hall, booking_id=booking_id

@@ -16,6 +16,11 @@ from services.engine.core.errors import Refusal
 from services.engine.halls.opening_hours import Schedule
 from services.engine.halls.settings import Strict
 
+# The longest a hall may release its slots ahead (days).
+MAX_RELEASE_DAYS = 90
+# How far back from today a day's slots or bookings may be asked for (days): a year.
+MAX_DAYS_BACK = 366
+
 
 class BookingSpec(Strict):
     """Appointments (预约) for a hall: slots, release, cutoffs, arrival window, no-shows.
@@ -28,7 +33,7 @@ class BookingSpec(Strict):
     enabled: bool = True
     capacity_per_slot: int = Field(default=5, ge=0, le=10_000)
     slot_minutes: int = Field(default=30, ge=5, le=24 * 60)
-    release_days_ahead: int = Field(default=7, ge=0, le=90)
+    release_days_ahead: int = Field(default=7, ge=0, le=MAX_RELEASE_DAYS)
     release_time: str = Field(default="09:00", pattern=r"^\d{2}:\d{2}$")
     # Booking closes this long before a slot starts.
     book_cutoff_minutes: int = Field(default=0, ge=0, le=7 * 24 * 60)
@@ -57,7 +62,7 @@ class ServiceBookingSpec(Strict):
     enabled: bool = True
     capacity_per_slot: int | None = Field(default=None, ge=0, le=10_000)
     slot_minutes: int | None = Field(default=None, ge=5, le=24 * 60)
-    release_days_ahead: int | None = Field(default=None, ge=0, le=90)
+    release_days_ahead: int | None = Field(default=None, ge=0, le=MAX_RELEASE_DAYS)
     release_time: str | None = Field(default=None, pattern=r"^\d{2}:\d{2}$")
     book_cutoff_minutes: int | None = Field(default=None, ge=0, le=7 * 24 * 60)
     cancel_cutoff_hours: float | None = Field(default=None, ge=0, le=24 * 7)
@@ -68,6 +73,12 @@ class ServiceBookingSpec(Strict):
         """The hall's booking settings with this service's own laid over them."""
         own = self.model_dump(exclude_none=True)
         return hall.model_copy(update=own)
+
+
+class DateOutOfRange(Refusal):
+    status = 422
+    code = "date_out_of_range"
+    title = "No hall books or keeps bookings on that date"
 
 
 class BookingClosed(Refusal):
@@ -136,6 +147,21 @@ def slots_on(schedule: Schedule, day: date, slot_minutes: int, tz: tzinfo) -> li
             out.append(Slot(_at(day, start, tz), _at(day, start + slot_minutes, tz)))
             start += slot_minutes
     return out
+
+
+def ensure_day_in_range(day: date, today: date) -> None:
+    """Refuse a day no hall could book or still keeps: more than ``MAX_DAYS_BACK`` days
+    before ``today`` (hall time) or more than ``MAX_RELEASE_DAYS`` after it. Checked
+    before any date arithmetic, which fails at the calendar's ends (0001, 9999)."""
+    earliest = today - timedelta(days=MAX_DAYS_BACK)
+    latest = today + timedelta(days=MAX_RELEASE_DAYS)
+    if not earliest <= day <= latest:
+        raise DateOutOfRange(
+            f"{day.isoformat()} is not between {earliest.isoformat()} and {latest.isoformat()} "
+            f"(a year back, {MAX_RELEASE_DAYS} days ahead, hall time)",
+            earliest=earliest.isoformat(),
+            latest=latest.isoformat(),
+        )
 
 
 def _hhmm(text: str) -> int:

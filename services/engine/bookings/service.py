@@ -139,6 +139,7 @@ async def day_slots(
     now = now or utcnow()
     tz = ZoneInfo(hall.timezone)
     local = now.astimezone(tz)
+    rules.ensure_day_in_range(day, local.date())
     service = await _service(session, hall, service_code)
     spec = (await settings_of(session, hall)).for_service(service)
     schedule = service_schedule(hours_of(hall), service.hours)
@@ -290,6 +291,8 @@ async def book(
         raise ValidationFailed("the slot start needs a UTC offset, e.g. 2026-11-25T09:00:00+08:00")
     tz = ZoneInfo(hall.timezone)
     local = now.astimezone(tz)
+    # In its own offset: a start at the calendar's end cannot be moved to the hall's.
+    rules.ensure_day_in_range(start.date(), local.date())
     service = await _service(session, hall, service_code)
     settings = await settings_of(session, hall)
     spec = settings.for_service(service)
@@ -591,7 +594,10 @@ async def day_overview(
     day: date,
     service_code: str | None = None,
     status: str | None = None,
+    now: datetime | None = None,
 ) -> list[tuple[Booking, Service]]:
+    today = (now or utcnow()).astimezone(ZoneInfo(hall.timezone)).date()
+    rules.ensure_day_in_range(day, today)
     service_id = (await _service(session, hall, service_code)).id if service_code else None
     services = {s.id: s for s in await halls_repo.services_of(session, hall.id)}
     return [

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, DateTime, Integer, MetaData, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -99,3 +100,55 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+# PostgreSQL error classes that say the database cannot serve (not that a request is
+# wrong): 08 connection, 3D no such database, 28 login refused, 53 out of resources
+# (too many connections), 57 operator intervention (shutdown, cannot connect now),
+# 58 system error (I/O).
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "3D", "28", "53", "57", "58")
+# SQLite's codes for a file that cannot be opened, read or written (not a bad statement).
+_UNAVAILABLE_SQLITE_CODES = (
+    *("CANTOPEN", "BUSY", "LOCKED", "IOERR", "READONLY"),
+    *("NOTADB", "CORRUPT", "FULL", "PERM", "AUTH"),
+)
+# A bad statement or value, not an unusable database (even when raised at commit).
+_STATEMENT_ERRORS = (sa_exc.IntegrityError, sa_exc.DataError, sa_exc.ProgrammingError)
+# The database's own modules: an OSError raised in them is the database out of reach.
+_DATABASE_MODULES = ("asyncpg.", "aiosqlite.", "sqlalchemy.pool.", "sqlalchemy.engine.")
+
+
+def database_unavailable(exc: BaseException) -> str | None:
+    """A short reason if ``exc`` means the database cannot be reached or used right now;
+    None if it is any other failure (a refusal, a bug).
+
+    The API answers the first with 503 (core/problems.py), /readyz reports it. The
+    reason names the error's kind, never its message (addresses, user names): it is
+    shown to any caller.
+    """
+    if isinstance(exc, sa_exc.TimeoutError):
+        return "no database connection became free in time"
+    if isinstance(exc, sa_exc.DBAPIError):
+        orig = exc.orig
+        sqlstate = str(getattr(orig, "sqlstate", None) or "")
+        sqlite_code = str(getattr(orig, "sqlite_errorname", None) or "")
+        if (
+            exc.connection_invalidated
+            # Refused while connecting (e.g. "database is not accepting connections").
+            or (exc.statement is None and not isinstance(exc, _STATEMENT_ERRORS))
+            or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES
+            or sqlite_code.removeprefix("SQLITE_").startswith(_UNAVAILABLE_SQLITE_CODES)
+            # No schema at all (never migrated, or the file replaced).
+            or (sqlite_code == "SQLITE_ERROR" and "no such table" in str(orig))
+        ):
+            code = sqlite_code or (f"SQLSTATE {sqlstate}" if sqlstate else type(orig).__name__)
+            return f"the database cannot be used ({code})"
+        return None
+    if isinstance(exc, OSError):
+        tb = exc.__traceback__
+        while tb is not None:
+            module = str(tb.tb_frame.f_globals.get("__name__", ""))
+            if module.startswith(_DATABASE_MODULES):
+                return f"the database cannot be reached ({type(exc).__name__})"
+            tb = tb.tb_next
+    return None

@@ -41,6 +41,11 @@ class Forbidden(Refusal):
     title = "Forbidden"
 
 
+class PriorityNotAllowed(Forbidden):
+    code = "priority_not_allowed"
+    title = "This caller may not issue tickets of this class"
+
+
 class ValidationFailed(Refusal):
     status = 422
     code = "validation_error"
@@ -132,3 +137,12 @@ class BatchAborted(Refusal):
     status = 503
     code = "batch_aborted"
     title = "Interrupted, please try again"
+
+
+class DatabaseUnavailable(Refusal):
+    """The database cannot be reached or used (down, restarting, out of connections):
+    nothing was done, the request may be tried again (/readyz says what is wrong)."""
+
+    status = 503
+    code = "database_unavailable"
+    title = "Database unavailable, please try again"

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy import exc as sa_exc
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.engine.core.errors import Refusal
+from services.engine.core.db import database_unavailable
+from services.engine.core.errors import DatabaseUnavailable, Refusal
+
+log = logging.getLogger(__name__)
+# What a client waits before trying again while the database is away (seconds).
+DATABASE_RETRY_AFTER = 5
 
 PROBLEM_JSON = "application/problem+json"
 
@@ -53,7 +61,30 @@ def problem(
 def install_problem_handlers(app: FastAPI) -> None:
     @app.exception_handler(Refusal)
     async def _refusal(request: Request, exc: Refusal) -> JSONResponse:
-        return problem(exc.status, exc.code, exc.title, exc.detail, request.url.path, exc.extra)
+        response = problem(exc.status, exc.code, exc.title, exc.detail, request.url.path, exc.extra)
+        retry = exc.extra.get("retry_after_seconds")
+        if retry is not None:  # a 429 (or 503) says when to come back, in whole seconds
+            response.headers["Retry-After"] = str(max(1, math.ceil(retry)))
+        return response
+
+    async def _database(request: Request, exc: Exception) -> JSONResponse:
+        reason = database_unavailable(exc)
+        if reason is None:
+            raise exc  # not the database being away: a failure like any other
+        log.warning("%s %s: %s: %r", request.method, request.url.path, reason, exc)
+        response = problem(
+            DatabaseUnavailable.status,
+            DatabaseUnavailable.code,
+            DatabaseUnavailable.title,
+            f"{reason}; nothing was done",
+            request.url.path,
+        )
+        response.headers["Retry-After"] = str(DATABASE_RETRY_AFTER)
+        return response
+
+    # A database outage answers 503 problem+json on every request, never a bare 500.
+    for failure in (sa_exc.DBAPIError, sa_exc.TimeoutError, OSError):
+        app.add_exception_handler(failure, _database)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

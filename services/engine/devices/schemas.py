@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from services.engine.core.inputs import WINDOW_NUMBER_MAX, StorableTime
 from services.engine.devices.rules import MAX_DEVICES_PER_REPORT, HardwareKind, HealthStatus
 
 
@@ -19,10 +20,12 @@ class DeviceHealthIn(BaseModel):
         description='unique per reporter: "led:3", "keypad:3", "printer", "bus:hall"',
     )
     kind: HardwareKind
-    window: int | None = Field(default=None, ge=1, le=9999, description="the window it serves")
+    window: int | None = Field(
+        default=None, ge=1, le=WINDOW_NUMBER_MAX, description="the window it serves"
+    )
     status: HealthStatus
     reason: str | None = Field(default=None, max_length=200, description="why, when not online")
-    last_seen: AwareDatetime | None = Field(
+    last_seen: StorableTime | None = Field(
         default=None, description="when the device last answered its reporter"
     )
 

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.engine.auth.permissions import DeviceKind
 from services.engine.core.errors import Forbidden
-from services.engine.deps import RateAccess, ReadAccess, SessionDep
+from services.engine.deps import RateAccess, ReadAccess, RowId, SessionDep
 from services.engine.evaluations import service
 from services.engine.evaluations.models import Evaluation
 from services.engine.evaluations.rules import reason_missing
@@ -71,7 +71,7 @@ def _out(evaluation: Evaluation, numbers: dict[int, int]) -> EvaluationOut:
     response_model=EvaluationOut,
 )
 async def rate(
-    ticket_id: int, body: EvaluationIn, access: RateAccess, session: SessionDep
+    ticket_id: RowId, body: EvaluationIn, access: RateAccess, session: SessionDep
 ) -> EvaluationOut:
     """Record the citizen's rating of a finished ticket (from an evaluation pad or kiosk)."""
     evaluation = await service.rate_ticket(
@@ -88,7 +88,7 @@ async def rate(
 
 
 @router.get("/tickets/{ticket_id}/evaluation", response_model=EvaluationOut)
-async def get_rating(ticket_id: int, access: ReadAccess, session: SessionDep) -> EvaluationOut:
+async def get_rating(ticket_id: RowId, access: ReadAccess, session: SessionDep) -> EvaluationOut:
     """The rating of a ticket; ``not_found`` when it has none (未评价). Not for hall screens."""
     if access.principal.role == DeviceKind.DISPLAY.value:
         raise Forbidden("a hall display does not read ratings")

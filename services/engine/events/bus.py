@@ -8,8 +8,9 @@ import contextlib
 from fastapi import FastAPI
 
 from services.engine.config import Settings
+from services.engine.events.guard import SocketGuard
 from services.engine.events.hub import EventHub
-from services.engine.events.pg import PgListener, asyncpg_dsn
+from services.engine.events.pg import AccessListeners, PgListener, asyncpg_dsn
 from services.engine.events.retention import prune_forever
 from services.engine.events.router import BusEndpoint
 from services.engine.events.snapshot import SnapshotCache
@@ -26,6 +27,10 @@ def install(app: FastAPI, settings: Settings) -> None:
     app.add_middleware(BusEndpoint)
     app.state.snapshots = SnapshotCache(app.state.sessionmaker)
     app.state.heartbeats = Heartbeats(settings.bus_heartbeat_seconds)
+    # Closes open sockets whose caller lost access (events/guard.py).
+    app.state.socket_guard = SocketGuard(
+        app.state.sessionmaker, settings.secret_key, settings.bus_access_recheck_seconds
+    )
     app.state.listener = None
     app.state.pruner = None
 
@@ -35,7 +40,9 @@ async def start(app: FastAPI) -> None:
     settings: Settings = app.state.settings
     if not settings.is_sqlite:
         listener = PgListener(
-            asyncpg_dsn(settings.database_url), app.state.hub, access=app.state.access_cache
+            asyncpg_dsn(settings.database_url),
+            app.state.hub,
+            access=AccessListeners(app.state.access_cache, app.state.socket_guard),
         )
         await listener.start()
         app.state.listener = listener
@@ -62,3 +69,5 @@ async def stop(app: FastAPI) -> None:
     await hub.close()
     heartbeats: Heartbeats = app.state.heartbeats
     heartbeats.stop()
+    guard: SocketGuard = app.state.socket_guard
+    guard.stop()

@@ -9,7 +9,8 @@ from the outbox. Nothing but numbers travels in the notification.
 
 The same connection LISTENs on ``jiaohao_access``, where triggers announce
 changes to devices, staff accounts, halls and services: the access cache (auth/cache.py)
-forgets what it kept, and keeps nothing while the connection is down.
+forgets what it kept, and keeps nothing while the connection is down; the socket
+guard (events/guard.py) reads open sockets' callers again and closes the refused.
 """
 
 from __future__ import annotations
@@ -36,6 +37,25 @@ class AccessListener(Protocol):
     def changed(self) -> None: ...
 
     def set_live(self, live: bool) -> None: ...
+
+
+class AccessListeners:
+    """Several listeners told the same (the access cache, the bus's socket guard)."""
+
+    def __init__(self, *listeners: AccessListener) -> None:
+        self._listeners = listeners
+
+    @property
+    def live(self) -> bool:
+        return all(listener.live for listener in self._listeners)
+
+    def changed(self) -> None:
+        for listener in self._listeners:
+            listener.changed()
+
+    def set_live(self, live: bool) -> None:
+        for listener in self._listeners:
+            listener.set_live(live)
 
 
 CHANNEL = "jiaohao_events"

@@ -24,7 +24,7 @@ import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import WebSocket
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -35,11 +35,15 @@ from services.engine.auth.permissions import Capability, authorise
 from services.engine.config import Settings
 from services.engine.core.db import utcnow
 from services.engine.core.errors import Refusal
+from services.engine.core.inputs import INT64_MAX, ascii_digits
 from services.engine.events import repository
 from services.engine.events.hub import EventHub, HubClosed, PublishedEvent
 from services.engine.events.snapshot import SnapshotCache
 from services.engine.events.source import shielded
 from services.engine.halls.service import get_hall
+
+if TYPE_CHECKING:
+    from services.engine.events.guard import SocketGuard
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +57,7 @@ class CloseCode(IntEnum):
 
     GOING_AWAY = 1001  # the engine is stopping: reconnect (elsewhere) and resume
     INTERNAL_ERROR = 1011  # reconnect with backoff and resume
-    BAD_REQUEST = 4400  # since/topics malformed: fix the request, do not retry as is
+    BAD_REQUEST = 4400  # since/topics/a message malformed: fix it, do not retry as is
     UNAUTHORIZED = 4401  # token missing, unknown or expired: do not retry with it
     FORBIDDEN = 4403  # the token may not read this hall
     HALL_NOT_FOUND = 4404
@@ -68,8 +72,16 @@ _REFUSAL_CLOSE = {
 }
 
 
+# A client sends pings of a few bytes: a longer message is not one of the protocol's.
+MAX_CLIENT_MESSAGE = 4096
+
+
 class BadRequest(Exception):
     pass
+
+
+class MessageRefused(Exception):
+    """A client message too large or too deeply nested to read: the socket closes (4400)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +113,15 @@ def parse_request(websocket: WebSocket) -> BusRequest:
         for offered in websocket.scope.get("subprotocols") or []:
             if offered.startswith(BEARER_SUBPROTOCOL):
                 token = offered[len(BEARER_SUBPROTOCOL) :]
+    if "\x00" in websocket.path_params.get("hall", ""):
+        raise BadRequest("the hall code must not contain NUL (U+0000)")
     since: int | None = None
     raw_since = params.get("since")
     if raw_since not in (None, ""):
-        if not raw_since.isdigit():
+        # ASCII digits only ('²'.isdigit() is true, int('²') fails), at most a bigint.
+        since = ascii_digits(raw_since, len(str(INT64_MAX)))
+        if since is None or since > INT64_MAX:
             raise BadRequest("since must be a sequence number (a whole number >= 0)")
-        since = int(raw_since)
     topics: list[str] = []
     for topic in (params.get("topics") or "").split(","):
         topic = topic.strip()
@@ -153,6 +168,8 @@ async def serve(websocket: WebSocket, hall: str) -> None:
     except BadRequest as err:
         await _close(websocket, CloseCode.BAD_REQUEST, str(err))
         return
+    guard: SocketGuard = app.state.socket_guard
+    seen = guard.generation  # a change announced from here on is checked again (guard.py)
     try:
         hall_id = await shielded(
             authorise_socket(app.state.sessionmaker, settings, request.token, hall)
@@ -174,7 +191,12 @@ async def serve(websocket: WebSocket, hall: str) -> None:
         snapshots=app.state.snapshots,
         heartbeats=app.state.heartbeats,
     )
-    await connection.run()
+    # Watched while it lives: closed (4401) if its caller loses access.
+    guard.add(connection, seen)
+    try:
+        await connection.run()
+    finally:
+        guard.discard(connection)
 
 
 async def _close(websocket: WebSocket, code: int, reason: str) -> None:
@@ -352,6 +374,8 @@ class BusConnection:
             if self._ending is None or task is None or task.uncancel() > 0:
                 raise
             code, reason = self._ending
+        except MessageRefused as err:
+            code, reason = CloseCode.BAD_REQUEST, str(err)
         except Exception as err:
             if _gone(err):  # the transport went away mid-send
                 log.debug("bus: connection lost: %r", err)
@@ -572,10 +596,14 @@ class BusConnection:
             if message["type"] == "websocket.disconnect":
                 return
             raw = message.get("text") or message.get("bytes") or b""
+            if len(raw) > MAX_CLIENT_MESSAGE:
+                raise MessageRefused(f"a message is at most {MAX_CLIENT_MESSAGE} characters")
             try:
                 body = json.loads(raw)
             except ValueError:
                 continue  # garbage counts as a sign of life, nothing more
+            except RecursionError:
+                raise MessageRefused("a message nested too deeply") from None
             kind = body.get("kind") if isinstance(body, dict) else None
             if kind == "ping":
                 self._answer(_PONG)

@@ -14,15 +14,16 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.auth.cache import AccessCache
-from services.engine.auth.permissions import Principal
+from services.engine.auth.permissions import DeviceKind, Principal
 from services.engine.balancing import service as balancing
 from services.engine.core import group_commit, pii
 from services.engine.core.db import utcnow
-from services.engine.core.errors import Refusal
+from services.engine.core.errors import PriorityNotAllowed, Refusal
 from services.engine.events import outbox
 from services.engine.flows.tickets import TicketView
 from services.engine.halls import repository as halls_repo
 from services.engine.halls.models import Hall
+from services.engine.halls.service import rules_of
 from services.engine.tickets import service as tickets
 from services.engine.tickets.service import IssuedTicket, IssueRequest
 from services.engine.tickets.states import PriorityClass, TicketSource
@@ -48,6 +49,12 @@ async def issue_ticket(
     request is answered once that is committed, with its place (前方还有N人,
     counted in that transaction) and its estimated wait.
     """
+    if principal.role == DeviceKind.KIOSK and not rules_of(hall).kiosk_may_issue(priority.value):
+        raise PriorityNotAllowed(
+            f"a kiosk of this hall issues {', '.join(rules_of(hall).kiosk_classes) or 'no'} "
+            f"tickets; {priority.value} tickets are given at the guide desk (导办台)",
+            priority=priority.value,
+        )
     phone_digits = pii.normalise_phone(phone) if phone else None
     request = IssueRequest(
         service_code=service_code,

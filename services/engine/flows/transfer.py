@@ -2,7 +2,9 @@
 
 The ticket at the window ends as transferred; a successor ticket with the same
 number waits in the other service's queue (or for the other window) from the
-moment the first was queued. One commit.
+moment the first was queued. One commit. A closed window takes no transfer; a
+window that closes sends the tickets waiting for it back to their service's queue
+(windows/service.py close_window).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.auth.permissions import Principal
 from services.engine.core.db import utcnow
-from services.engine.core.errors import NotFound, ValidationFailed
+from services.engine.core.errors import NotFound, ValidationFailed, WindowClosed
 from services.engine.events import outbox
 from services.engine.halls import repository as halls_repo
 from services.engine.halls.models import Hall
@@ -22,6 +24,7 @@ from services.engine.tickets.states import TicketAction, TicketStatus
 from services.engine.windows import repository as windows_repo
 from services.engine.windows import service as windows
 from services.engine.windows.models import Window
+from services.engine.windows.states import WindowState
 
 
 async def transfer(
@@ -37,10 +40,17 @@ async def transfer(
     if (service_code is None) == (window_number is None):
         raise ValidationFailed("give exactly one of service or window")
     now = utcnow()
+    # Both windows are locked, in the order of their numbers: the target cannot close
+    # meanwhile (closing returns the tickets sent to it), and two windows passing
+    # tickets to each other at once never wait on each other.
+    target_window: Window | None = None
+    if window_number is not None and window_number < number:
+        target_window = await windows_repo.get_window_for_update(session, hall.id, window_number)
     window = await windows.load_window(session, hall, number)
+    if window_number is not None and window_number > number:
+        target_window = await windows_repo.get_window_for_update(session, hall.id, window_number)
     ticket, service = await windows.held(session, window)
     target_service = service
-    target_window: Window | None = None
     if service_code is not None:
         found = await halls_repo.get_service_by_code(session, hall.id, service_code)
         if found is None or not found.active:
@@ -52,9 +62,13 @@ async def transfer(
         assert window_number is not None
         if window_number == number:
             raise ValidationFailed("cannot transfer a ticket to the window that holds it")
-        target_window = await windows_repo.get_window(session, hall.id, window_number)
         if target_window is None or not target_window.active:
             raise NotFound(f"no window {window_number} in this hall")
+        if target_window.state == WindowState.CLOSED.value:
+            # Nobody would ever call it there (a closed window calls no one).
+            raise WindowClosed(
+                f"window {window_number} is closed: open it first, or transfer to its service"
+            )
     successor = Ticket(
         hall_id=hall.id,
         service_id=target_service.id,

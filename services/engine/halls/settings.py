@@ -68,6 +68,13 @@ class RulesSpec(Strict):
     one_open_ticket_per_person: bool = True
     # Calling policy (叫号策略): "balanced" (primary first, aging by wait/target) or "fifo".
     policy: str = "balanced"
+    # The classes a kiosk (自助取号机) may issue: green-channel and priority tickets are
+    # given by staff at the guide desk (导办台) unless the hall lets its kiosks offer
+    # them; appointments come only from a booking's check-in.
+    kiosk_classes: tuple[Literal["normal", "priority", "green"], ...] = ("normal",)
+
+    def kiosk_may_issue(self, priority: str) -> bool:
+        return priority in self.kiosk_classes
 
     @field_validator("policy")
     @classmethod

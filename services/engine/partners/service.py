@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.core.db import utcnow
 from services.engine.core.errors import Refusal, Unauthorized, ValidationFailed
+from services.engine.core.inputs import ascii_digits
 from services.engine.halls.models import Hall
 from services.engine.partners import repository, signing
 from services.engine.partners.models import Partner
@@ -112,10 +113,12 @@ async def verify_request(
             f"send {signing.HEADER_KEY}, {signing.HEADER_TIMESTAMP}, {signing.HEADER_NONCE} "
             f"and {signing.HEADER_SIGNATURE} (see docs/booking-api.md)"
         )
-    try:
-        ts = int(request.timestamp)
-    except ValueError:
-        raise SignatureStale("the timestamp must be Unix seconds") from None
+    # Bounded before it is a number: 1 and 400 zeros once overflowed the float below (500).
+    ts = ascii_digits(request.timestamp.strip(), signing.MAX_TIMESTAMP_DIGITS)
+    if ts is None:
+        raise SignatureStale(
+            "the timestamp must be Unix seconds (ASCII digits)", server_time=int(now.timestamp())
+        )
     skew = abs(now.timestamp() - ts)
     if skew > signing.MAX_CLOCK_SKEW_SECONDS:
         raise SignatureStale(

@@ -30,6 +30,8 @@ SECRET_PREFIX = "jhs_"
 NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # Requests whose timestamp is further than this from the engine's clock are refused.
 MAX_CLOCK_SKEW_SECONDS = 300
+# Unix seconds have 10 digits until the year 2286; more is not a timestamp.
+MAX_TIMESTAMP_DIGITS = 12
 
 HEADER_KEY = "X-Jiaohao-Key"
 HEADER_TIMESTAMP = "X-Jiaohao-Timestamp"
@@ -67,7 +69,9 @@ def sign(secret: str, method: str, path: str, timestamp: str, nonce: str, body: 
 
 
 def signature_matches(expected: str, given: str) -> bool:
-    return hmac.compare_digest(expected.encode(), given.strip().lower().encode())
+    """Compared as bytes (compare_digest refuses str holding non-ASCII text)."""
+    given = given.strip().lower()
+    return given.isascii() and hmac.compare_digest(expected.encode(), given.encode())
 
 
 def signed_headers(

@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field
 
 from services.engine.core.db import utcnow
 from services.engine.core.errors import NotFound
-from services.engine.deps import SessionDep, SettingsDep
+from services.engine.deps import RowId, SessionDep, SettingsDep
 from services.engine.flows import tickets
 from services.engine.halls import repository as halls_repo
 from services.engine.public.signing import signature_valid
@@ -159,7 +159,7 @@ def render_page(view: PublicTicketOut) -> str:
 )
 async def ticket_status(
     hall: str,
-    ticket_id: int,
+    ticket_id: RowId,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,

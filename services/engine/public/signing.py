@@ -26,9 +26,12 @@ def ticket_signature(secret: str, hall: str, ticket_id: int) -> str:
 
 
 def signature_valid(secret: str, hall: str, ticket_id: int, signature: str | None) -> bool:
-    if not signature:
+    # Compared as bytes: compare_digest refuses (TypeError) str holding non-ASCII text,
+    # and a signature is URL-safe base64, ASCII by definition.
+    if not signature or not signature.isascii():
         return False
-    return hmac.compare_digest(ticket_signature(secret, hall, ticket_id), signature)
+    expected = ticket_signature(secret, hall, ticket_id).encode("ascii")
+    return hmac.compare_digest(expected, signature.encode("ascii"))
 
 
 def status_path(secret: str, hall: str, ticket_id: int) -> str:

@@ -18,6 +18,7 @@ from services.engine.balancing.config import TidalSpec
 from services.engine.balancing.policy import Role
 from services.engine.bookings.rules import BookingSpec, ServiceBookingSpec
 from services.engine.core.errors import HallConfigInvalid
+from services.engine.core.inputs import WINDOW_NUMBER_MAX
 from services.engine.halls.opening_hours import weekly_from_mapping
 from services.engine.halls.settings import HoursSpec, PeriodQuotaSpec, RulesSpec
 from services.engine.halls.settings import Strict as _Strict
@@ -57,7 +58,7 @@ class ServiceSpec(_Strict):
 
 
 class WindowSpec(_Strict):
-    number: int = Field(ge=1, le=9999)
+    number: int = Field(ge=1, le=WINDOW_NUMBER_MAX)
     name: str | None = None
     kind: WindowKind = WindowKind.GENERAL
     # service code -> weight (higher is preferred); a list means weight 1 each.

@@ -171,6 +171,29 @@ async def get_ticket_for_update(
     ).scalar_one_or_none()
 
 
+async def waiting_sent_to_for_update(
+    session: AsyncSession, hall_id: int, window_id: int
+) -> Sequence[Ticket]:
+    """The waiting tickets transferred to one window (locked), in queue order."""
+    return (
+        (
+            await session.execute(
+                select(Ticket)
+                .where(
+                    Ticket.hall_id == hall_id,
+                    Ticket.target_window_id == window_id,
+                    Ticket.status == TicketStatus.WAITING.value,
+                )
+                .order_by(Ticket.queued_at, Ticket.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
 _NOW = bindparam("now", type_=Ticket.queued_at.type)
 _EARLIER = or_(
     Ticket.queued_at < bindparam("queued_at", type_=Ticket.queued_at.type),

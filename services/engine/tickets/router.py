@@ -11,7 +11,9 @@ from services.engine.deps import (
     AccessCacheDep,
     CancelAccess,
     IssueAccess,
+    PublicBase,
     ReadAccess,
+    RowId,
     SessionDep,
     SettingsDep,
 )
@@ -39,9 +41,9 @@ _SOURCE = {
 }
 
 
-def status_url(settings: Settings, hall: Hall, ticket_id: int) -> str:
-    """The ticket's signed public status page (printed as its QR code)."""
-    return signed_status_url(settings.public_base_url, settings.secret_key, hall.code, ticket_id)
+def status_url(settings: Settings, base: str, hall: Hall, ticket_id: int) -> str:
+    """The ticket's signed public status page (printed as its QR code) at ``base``."""
+    return signed_status_url(base, settings.secret_key, hall.code, ticket_id)
 
 
 def to_out(view: flows.TicketView, status_url: str | None = None) -> TicketOut:
@@ -79,6 +81,7 @@ async def issue_ticket(
     session: SessionDep,
     settings: SettingsDep,
     cache: AccessCacheDep,
+    base: PublicBase,
 ) -> TicketOut:
     """取号: take the next number of a service."""
     view = await issuing.issue_ticket(
@@ -93,7 +96,7 @@ async def issue_ticket(
         phone=body.phone,
         cache=cache,
     )
-    return to_out(view, status_url(settings, access.hall, view.ticket.id))
+    return to_out(view, status_url(settings, base, access.hall, view.ticket.id))
 
 
 @router.get("/tickets", response_model=TicketsOut)
@@ -101,6 +104,7 @@ async def find_tickets(
     access: ReadAccess,
     session: SessionDep,
     settings: SettingsDep,
+    base: PublicBase,
     number: Annotated[
         str, Query(min_length=2, max_length=16, description="a number of today, e.g. A023 or a23")
     ],
@@ -109,23 +113,27 @@ async def find_tickets(
     number on to a new ticket, so the answer lists the chain, oldest first; empty if none."""
     views = await flows.find_by_number(session=session, hall=access.hall, number=number)
     return TicketsOut(
-        tickets=[to_out(v, status_url(settings, access.hall, v.ticket.id)) for v in views]
+        tickets=[to_out(v, status_url(settings, base, access.hall, v.ticket.id)) for v in views]
     )
 
 
 @router.get("/tickets/{ticket_id}", response_model=TicketOut)
 async def get_ticket(
-    ticket_id: int, access: ReadAccess, session: SessionDep, settings: SettingsDep
+    ticket_id: RowId,
+    access: ReadAccess,
+    session: SessionDep,
+    settings: SettingsDep,
+    base: PublicBase,
 ) -> TicketOut:
     return to_out(
         await flows.get_ticket(session=session, hall=access.hall, ticket_id=ticket_id),
-        status_url(settings, access.hall, ticket_id),
+        status_url(settings, base, access.hall, ticket_id),
     )
 
 
 @router.post("/tickets/{ticket_id}/cancel", response_model=TicketOut)
 async def cancel_ticket(
-    ticket_id: int, access: CancelAccess, session: SessionDep, body: CancelIn | None = None
+    ticket_id: RowId, access: CancelAccess, session: SessionDep, body: CancelIn | None = None
 ) -> TicketOut:
     view = await flows.cancel_ticket(
         session=session,

@@ -462,6 +462,9 @@ def transition(
             ticket.called_at = None
         case TicketAction.NO_SHOW | TicketAction.TRANSFER | TicketAction.CANCEL:
             ticket.closed_at = at
+        case TicketAction.RETURN:
+            # Its queued_at is kept: back at the place it had in its service's queue.
+            ticket.target_window_id = None
     repository.log_event(
         session, ticket, action=action, from_status=before.value, actor=actor, at=at, detail=detail
     )
@@ -486,6 +489,44 @@ def log_claimed(
         at=at,
         detail=detail,
     )
+
+
+async def return_sent_to(
+    session: AsyncSession,
+    hall: Hall,
+    window_id: int,
+    *,
+    window_number: int,
+    actor: str,
+    at: datetime,
+) -> list[Ticket]:
+    """退回: the waiting tickets transferred to a window that closes go back to their
+    service's queue, each at the place it had (nobody else would ever call them)."""
+    returned = list(await repository.waiting_sent_to_for_update(session, hall.id, window_id))
+    services: dict[int, Service] = {}
+    for ticket in returned:
+        transition(
+            session,
+            ticket,
+            TicketAction.RETURN,
+            actor=actor,
+            at=at,
+            detail={"from_window": window_number, "by": "window_closed"},
+        )
+        service = services.get(ticket.service_id) or await halls_repo.get_service(
+            session, ticket.service_id
+        )
+        assert service is not None
+        services[service.id] = service
+        outbox.stage(
+            session,
+            hall.id,
+            "ticket.returned",
+            {**ticket_payload(ticket, service), "from_window": window_number},
+        )
+    for service in services.values():
+        await stage_queue_changed(session, hall.id, service)
+    return returned
 
 
 async def cancel(

@@ -45,6 +45,8 @@ class TicketAction(StrEnum):
     REQUEUE = "requeue"
     TRANSFER = "transfer"
     CANCEL = "cancel"
+    # 退回: sent to a window that closed, back to its service's queue at its place.
+    RETURN = "return"
 
 
 OPEN_STATUSES = frozenset({TicketStatus.WAITING, TicketStatus.CALLED, TicketStatus.SERVING})
@@ -64,6 +66,7 @@ _TRANSITIONS: dict[TicketAction, tuple[frozenset[TicketStatus], TicketStatus]] =
         frozenset({TicketStatus.WAITING, TicketStatus.CALLED}),
         TicketStatus.CANCELLED,
     ),
+    TicketAction.RETURN: (frozenset({TicketStatus.WAITING}), TicketStatus.WAITING),
 }
 
 

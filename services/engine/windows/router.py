@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.engine.deps import ReadAccess, SessionDep, WindowAccess
+from services.engine.deps import ReadAccess, SessionDep, WindowAccess, WindowNumber
 from services.engine.flows import calling
 from services.engine.flows import transfer as transferring
 from services.engine.flows.tickets import TicketView
@@ -74,7 +74,9 @@ async def list_windows(access: ReadAccess, session: SessionDep) -> list[WindowOu
 
 
 @router.post("/{number}/call-next", response_model=WindowActionOut)
-async def call_next(number: int, access: WindowAccess, session: SessionDep) -> WindowActionOut:
+async def call_next(
+    number: WindowNumber, access: WindowAccess, session: SessionDep
+) -> WindowActionOut:
     """顺呼: call the next ticket for this window (finishing the one in hand)."""
     return _out(
         await calling.call_next(
@@ -85,7 +87,7 @@ async def call_next(number: int, access: WindowAccess, session: SessionDep) -> W
 
 @router.post("/{number}/call", response_model=WindowActionOut)
 async def call_ticket(
-    number: int, body: CallTicketIn, access: WindowAccess, session: SessionDep
+    number: WindowNumber, body: CallTicketIn, access: WindowAccess, session: SessionDep
 ) -> WindowActionOut:
     """指定呼叫: call a given waiting ticket, with a reason."""
     return _out(
@@ -101,7 +103,9 @@ async def call_ticket(
 
 
 @router.post("/{number}/recall", response_model=WindowActionOut)
-async def recall(number: int, access: WindowAccess, session: SessionDep) -> WindowActionOut:
+async def recall(
+    number: WindowNumber, access: WindowAccess, session: SessionDep
+) -> WindowActionOut:
     """重呼: call the ticket in hand again (past the limit it becomes 过号)."""
     return _out(
         await service.recall(
@@ -111,7 +115,7 @@ async def recall(number: int, access: WindowAccess, session: SessionDep) -> Wind
 
 
 @router.post("/{number}/start", response_model=WindowActionOut)
-async def start(number: int, access: WindowAccess, session: SessionDep) -> WindowActionOut:
+async def start(number: WindowNumber, access: WindowAccess, session: SessionDep) -> WindowActionOut:
     return _out(
         await service.start(
             session=session, hall=access.hall, number=number, principal=access.principal
@@ -120,7 +124,9 @@ async def start(number: int, access: WindowAccess, session: SessionDep) -> Windo
 
 
 @router.post("/{number}/finish", response_model=WindowActionOut)
-async def finish(number: int, access: WindowAccess, session: SessionDep) -> WindowActionOut:
+async def finish(
+    number: WindowNumber, access: WindowAccess, session: SessionDep
+) -> WindowActionOut:
     """办结: finish the ticket in hand."""
     return _out(
         await service.finish(
@@ -130,7 +136,9 @@ async def finish(number: int, access: WindowAccess, session: SessionDep) -> Wind
 
 
 @router.post("/{number}/no-show", response_model=WindowActionOut)
-async def no_show(number: int, access: WindowAccess, session: SessionDep) -> WindowActionOut:
+async def no_show(
+    number: WindowNumber, access: WindowAccess, session: SessionDep
+) -> WindowActionOut:
     """过号: the called citizen did not come."""
     return _out(
         await service.no_show(
@@ -141,7 +149,7 @@ async def no_show(number: int, access: WindowAccess, session: SessionDep) -> Win
 
 @router.post("/{number}/transfer", response_model=WindowActionOut)
 async def transfer(
-    number: int, body: TransferIn, access: WindowAccess, session: SessionDep
+    number: WindowNumber, body: TransferIn, access: WindowAccess, session: SessionDep
 ) -> WindowActionOut:
     """转移: pass the ticket in hand to another service or window."""
     return _out(
@@ -158,7 +166,7 @@ async def transfer(
 
 @router.post("/{number}/pause", response_model=WindowActionOut)
 async def pause(
-    number: int, body: PauseIn, access: WindowAccess, session: SessionDep
+    number: WindowNumber, body: PauseIn, access: WindowAccess, session: SessionDep
 ) -> WindowActionOut:
     return _out(
         await service.pause(
@@ -172,7 +180,9 @@ async def pause(
 
 
 @router.post("/{number}/resume", response_model=WindowActionOut)
-async def resume(number: int, access: WindowAccess, session: SessionDep) -> WindowActionOut:
+async def resume(
+    number: WindowNumber, access: WindowAccess, session: SessionDep
+) -> WindowActionOut:
     return _out(
         await service.resume(
             session=session, hall=access.hall, number=number, principal=access.principal
@@ -181,7 +191,9 @@ async def resume(number: int, access: WindowAccess, session: SessionDep) -> Wind
 
 
 @router.post("/{number}/open", response_model=WindowActionOut)
-async def open_window(number: int, access: WindowAccess, session: SessionDep) -> WindowActionOut:
+async def open_window(
+    number: WindowNumber, access: WindowAccess, session: SessionDep
+) -> WindowActionOut:
     return _out(
         await service.open_window(
             session=session, hall=access.hall, number=number, principal=access.principal
@@ -190,7 +202,9 @@ async def open_window(number: int, access: WindowAccess, session: SessionDep) ->
 
 
 @router.post("/{number}/close", response_model=WindowActionOut)
-async def close_window(number: int, access: WindowAccess, session: SessionDep) -> WindowActionOut:
+async def close_window(
+    number: WindowNumber, access: WindowAccess, session: SessionDep
+) -> WindowActionOut:
     return _out(
         await service.close_window(
             session=session, hall=access.hall, number=number, principal=access.principal

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.engine.core.inputs import ROW_ID_END, WINDOW_NUMBER_MAX
 from services.engine.tickets.schemas import TicketOut
 from services.engine.windows.states import WindowKind, WindowState
 
@@ -13,7 +14,7 @@ from services.engine.windows.states import WindowKind, WindowState
 class CallTicketIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    ticket_id: int
+    ticket_id: int = Field(ge=1, lt=ROW_ID_END)
     reason: str = Field(
         min_length=1, max_length=200, description="why this ticket is called out of turn"
     )
@@ -31,7 +32,9 @@ class TransferIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     service: str | None = Field(default=None, description="service code to pass the ticket to")
-    window: int | None = Field(default=None, description="window number to pass the ticket to")
+    window: int | None = Field(
+        default=None, ge=1, le=WINDOW_NUMBER_MAX, description="window number to pass the ticket to"
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> TransferIn:

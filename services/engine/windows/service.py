@@ -355,10 +355,14 @@ async def open_window(
 async def close_window(
     *, session: AsyncSession, hall: Hall, number: int, principal: Principal
 ) -> WindowResult:
+    """关窗: the window stops serving; tickets transferred to it go back to their queues."""
     now = utcnow()
     window = await load_window(session, hall, number)
     state = next_state_for_close(WindowState(window.state))
     window.staff_user_id = None
+    await tickets.return_sent_to(
+        session, hall, window.id, window_number=window.number, actor=principal.actor, at=now
+    )
     return await _change_state(session, hall, window, state, now)
 
 
