@@ -20,7 +20,12 @@ from services.engine.bookings.router import staff_router as bookings_router
 from services.engine.config import Settings, get_settings
 from services.engine.core.db import make_engine, make_sessionmaker
 from services.engine.core.limits import BodyLimit
-from services.engine.core.problems import install_problem_handlers
+from services.engine.core.problems import (
+    declare_problems,
+    install_problem_docs,
+    install_problem_handlers,
+    problem_responses,
+)
 from services.engine.deps import refuse_nul
 from services.engine.devices.router import router as devices_router
 from services.engine.display.router import router as display_router
@@ -96,23 +101,37 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
     app.state.webhook_worker = WebhookWorker(app.state.sessionmaker, settings)
     install_problem_handlers(app)
-    for router in (auth_router, halls_router, tickets_router, windows_router, evaluations_router):
-        app.include_router(router)
-    app.include_router(bookings_router)
-    app.include_router(balancing_router)
-    app.include_router(partner_bookings_router)
-    app.include_router(display_router)
-    app.include_router(devices_router)
-    app.include_router(public_router)
+    install_problem_docs(app)
+    # Each route declares the problem+json answers it can give, derived from its
+    # dependencies, path and body (core/problems.py: declare_problems).
+    for router in (
+        auth_router,
+        halls_router,
+        tickets_router,
+        windows_router,
+        evaluations_router,
+        bookings_router,
+        balancing_router,
+        partner_bookings_router,
+        display_router,
+        devices_router,
+        public_router,
+    ):
+        app.include_router(declare_problems(router))
 
     apidocs.install(app)
     # Liveness (the process runs) and readiness (it can serve): health.py.
-    app.add_api_route("/healthz", healthz, methods=["GET"], tags=["meta"])
+    app.add_api_route(
+        "/healthz", healthz, methods=["GET"], tags=["meta"], responses=problem_responses(422)
+    )
     app.add_api_route(
         "/readyz",
         readyz,
         methods=["GET"],
         tags=["meta"],
-        responses={503: {"description": "Not ready: which check fails (problem+json)"}},
+        responses={
+            **problem_responses(422, 503),
+            503: {**problem_responses(503)[503], "description": "Not ready: which check fails"},
+        },
     )
     return app

@@ -18,6 +18,7 @@ from services.engine.auth.permissions import Capability, Principal, authorise
 from services.engine.config import Settings
 from services.engine.core.errors import Unauthorized
 from services.engine.core.inputs import ROW_ID_END, WINDOW_NUMBER_MAX, nul_at, nul_in_pairs
+from services.engine.core.problems import refuses
 from services.engine.events.outbox import HUB_KEY
 from services.engine.halls.models import Hall
 from services.engine.halls.service import get_hall
@@ -88,6 +89,7 @@ async def refuse_nul(request: Request) -> None:
         )
 
 
+@refuses(503)  # the database away: database_unavailable, batch_aborted
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with request.app.state.sessionmaker() as session:
         session.info[HUB_KEY] = request.app.state.hub
@@ -131,6 +133,7 @@ async def get_client_address(request: Request) -> str:
 ClientAddress = Annotated[str, Depends(get_client_address)]
 
 
+@refuses(401, 403)
 async def get_principal(
     session: SessionDep,
     settings: SettingsDep,
@@ -172,7 +175,7 @@ def hall_access(capability: Capability) -> Callable[..., Awaitable[HallAccess]]:
         await end_read(session)
         return HallAccess(found, principal)
 
-    return dependency
+    return refuses(403, 404)(dependency)
 
 
 ReadAccess = Annotated[HallAccess, Depends(hall_access(Capability.READ))]

@@ -9,6 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from pydantic import BaseModel
 
 from services.engine.auth import service
+from services.engine.core.problems import problem_responses
 from services.engine.deps import ClientAddress, CurrentPrincipal, SessionDep, SettingsDep
 from services.engine.halls import repository as halls_repo
 
@@ -30,7 +31,8 @@ class MeOut(BaseModel):
     name: str
 
 
-@router.post("/token", response_model=TokenOut)
+# A wrong password (401) and too many of them (429, login_throttled) are the route's own.
+@router.post("/token", response_model=TokenOut, responses=problem_responses(401, 429))
 async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: SessionDep,

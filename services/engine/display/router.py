@@ -14,6 +14,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from services.engine.auth import service as auth_service
 from services.engine.auth.permissions import Capability, authorise
 from services.engine.core.errors import NotFound, Unauthorized
+from services.engine.core.problems import problem_responses
 from services.engine.deps import SessionDep, SettingsDep
 from services.engine.halls.service import get_hall
 
@@ -45,7 +46,12 @@ def voice_clips() -> frozenset[str]:
     return frozenset(p.stem for p in VOICE.glob("*.wav"))
 
 
-@router.get("/display/{hall}", response_class=HTMLResponse, include_in_schema=True)
+@router.get(
+    "/display/{hall}",
+    response_class=HTMLResponse,
+    include_in_schema=True,
+    responses=problem_responses(401, 403),  # the display token is checked here
+)
 async def display_page(
     hall: str,
     session: SessionDep,

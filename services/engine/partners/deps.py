@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.engine.core.errors import Forbidden
+from services.engine.core.problems import refuses
 from services.engine.deps import SessionDep, SettingsDep
 from services.engine.halls.models import Hall
 from services.engine.halls.service import get_hall
@@ -39,6 +40,7 @@ def signed_path(request: Request) -> str:
     return request.url.path + (f"?{query}" if query else "")
 
 
+@refuses(401, 403, 404, 429)  # signature, hall, rate limit
 async def partner_caller(
     hall: str, request: Request, session: SessionDep, settings: SettingsDep, limiter: LimiterDep
 ) -> PartnerCaller:
