@@ -91,6 +91,9 @@ class Kiosk:
         self._wake_probe = asyncio.Event()
         self._wake_queues = asyncio.Event()
         self._wake_health = asyncio.Event()
+        # One health report at a time, each read when it is sent: a report built before
+        # a change can never land after the report of that change and undo it.
+        self._health_lock = asyncio.Lock()
         self._print_lock = asyncio.Lock()
         self._online = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -417,7 +420,8 @@ class Kiosk:
 
     async def report_health(self) -> bool:
         try:
-            await self.engine.report_health(self.health_report())
+            async with self._health_lock:
+                await self.engine.report_health(self.health_report())
         except EngineUnreachable as err:
             self.engine_lost(str(err))
             return False
