@@ -36,7 +36,7 @@ from services.engine.auth import service as auth_service
 from services.engine.auth.cache import MAX_AGE_SECONDS
 from services.engine.auth.permissions import Capability, authorise
 from services.engine.core.errors import Refusal
-from services.engine.events.socket import CloseCode
+from services.engine.events.socket import CloseCode, SocketTimer
 from services.engine.events.source import shielded
 
 if TYPE_CHECKING:
@@ -48,8 +48,10 @@ log = logging.getLogger(__name__)
 _CLOSE = {401: CloseCode.UNAUTHORIZED, 403: CloseCode.FORBIDDEN}
 
 
-class SocketGuard:
+class SocketGuard(SocketTimer):
     """Told what the access channel says (an events.pg AccessListener), it re-checks sockets."""
+
+    task_name = "jiaohao-bus-guard"
 
     def __init__(
         self,
@@ -57,13 +59,12 @@ class SocketGuard:
         secret: str,
         recheck_seconds: float,
     ) -> None:
+        super().__init__()
         self._sessionmaker = sessionmaker
         self._secret = secret
         self._recheck_seconds = recheck_seconds
-        self._sockets: set[BusConnection] = set()
         self._live = False
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         # Moves with every announcement: a socket set up across one is re-checked.
         self.generation = 0
         # Re-checks done (tests wait on it; no clock involved).
@@ -88,28 +89,12 @@ class SocketGuard:
 
     # -- sockets ---------------------------------------------------------------
 
-    def add(self, connection: BusConnection, seen: int) -> None:
-        """A socket whose caller was checked when ``generation`` was ``seen``."""
-        self._sockets.add(connection)
+    def add(self, connection: BusConnection, seen: int = -1) -> None:
+        """A socket whose caller was checked when ``generation`` was ``seen`` (not given:
+        re-checked at once)."""
         if seen != self.generation:
             self._wake.set()
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name="jiaohao-bus-guard"
-            )
-
-    def discard(self, connection: BusConnection) -> None:
-        self._sockets.discard(connection)
-        if not self._sockets and self._task is not None:
-            # Nobody left to watch: no timer ticks in an idle engine (or after a test).
-            if self._task is not asyncio.current_task():
-                self._task.cancel()
-            self._task = None
-
-    def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        super().add(connection)
 
     async def _run(self) -> None:
         me = asyncio.current_task()

@@ -228,29 +228,24 @@ async def _finish(coro: Coroutine[Any, Any, None], waiting: Any) -> None:
         coro.close()
 
 
-class Heartbeats:
-    """One timer for every live socket of the process (not one per socket).
+class SocketTimer:
+    """Open sockets of this process watched by one task, which runs only while there
+    are sockets: no timer ticks in an idle engine (or after a test)."""
 
-    Every quarter heartbeat it pings the sockets that sent nothing for a
-    heartbeat and closes (4408) those whose client was silent for three.
-    """
+    task_name = "jiaohao-bus-timer"
 
-    def __init__(self, heartbeat: float) -> None:
-        self.heartbeat = heartbeat
+    def __init__(self) -> None:
         self._sockets: set[BusConnection] = set()
         self._task: asyncio.Task[None] | None = None
 
     def add(self, connection: BusConnection) -> None:
         self._sockets.add(connection)
         if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(
-                self._run(), name="jiaohao-bus-heartbeats"
-            )
+            self._task = asyncio.get_running_loop().create_task(self._run(), name=self.task_name)
 
     def discard(self, connection: BusConnection) -> None:
         self._sockets.discard(connection)
         if not self._sockets and self._task is not None:
-            # Nobody left to watch: no timer ticks in an idle engine (or after a test).
             if self._task is not asyncio.current_task():
                 self._task.cancel()
             self._task = None
@@ -259,6 +254,24 @@ class Heartbeats:
         if self._task is not None:
             self._task.cancel()
             self._task = None
+
+    async def _run(self) -> None:
+        """Runs while ``self._task`` is this task (a later socket starts a new one)."""
+        raise NotImplementedError
+
+
+class Heartbeats(SocketTimer):
+    """One timer for every live socket of the process (not one per socket).
+
+    Every quarter heartbeat it pings the sockets that sent nothing for a
+    heartbeat and closes (4408) those whose client was silent for three.
+    """
+
+    task_name = "jiaohao-bus-heartbeats"
+
+    def __init__(self, heartbeat: float) -> None:
+        super().__init__()
+        self.heartbeat = heartbeat
 
     async def _run(self) -> None:
         tick = self.heartbeat / 4
