@@ -9,6 +9,7 @@ import pytest
 
 from services.engine.migrate import upgrade
 from tests.helpers.app import app_for, client_of, started
+from tests.helpers.bookings import BOOKING_HALL, PartnerClient, add_partner
 from tests.helpers.db import empty_tables, new_postgres_database, outside_loop
 from tests.helpers.halls import Hall, seed_hall
 
@@ -53,3 +54,16 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
 @pytest.fixture
 async def hall(app, client: httpx.AsyncClient) -> Hall:  # type: ignore[no-untyped-def]
     return await seed_hall(app, client)
+
+
+@pytest.fixture
+async def bhall(app, client: httpx.AsyncClient) -> Hall:  # type: ignore[no-untyped-def]
+    """A hall that takes bookings (预约)."""
+    return await seed_hall(app, client, BOOKING_HALL)
+
+
+@pytest.fixture
+async def partner(app, client: httpx.AsyncClient, bhall: Hall) -> PartnerClient:  # type: ignore[no-untyped-def]
+    """A booking partner (the mini-program's server) of ``bhall``, signing its requests."""
+    partner_id, key_id, secret = await add_partner(app, bhall.code)
+    return PartnerClient(client, key_id, secret, bhall.code, partner_id)

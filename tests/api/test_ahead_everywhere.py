@@ -11,7 +11,7 @@ surface that counted differently (e.g. every ticket queued before it) fails.
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +20,12 @@ import pytest
 from sqlalchemy import select
 
 from drivers.simulators.printer import SimulatedPrinter
-from kiosk_client.config import build_config
-from kiosk_client.engine import EngineClient
-from kiosk_client.kiosk import ONLINE, Kiosk
+from kiosk_client.kiosk import Kiosk
 from services.engine.events.models import HallEvent
-from tests.helpers.api import API, PAGE_LINE, WAIT_TEXT, act, issue, number_in, token
-from tests.helpers.app import transport_of
+from tests.helpers.api import API, PAGE_LINE, WAIT_TEXT, act, issue, number_in
 from tests.helpers.halls import Hall
+from tests.helpers.kiosk import running_kiosk, simulated_printer
 from tests.helpers.net import local_path
-from tests.helpers.waiting import until
 
 # What the kiosk slip says, read back as a number (the others: tests.helpers.api).
 SLIP_LINE = re.compile(r"^前方还有 (\d+) 人$")
@@ -147,13 +144,9 @@ async def test_a_green_ticket_behind_normal_ones_has_none_ahead_on_every_surface
 
 
 @pytest.fixture
-def slip_printer(tmp_path: Path) -> Any:
-    printer = SimulatedPrinter(name="kiosk", link=str(tmp_path / "printer0"))
-    printer.start()
-    try:
+def slip_printer(tmp_path: Path) -> Iterator[SimulatedPrinter]:
+    with simulated_printer(tmp_path) as printer:
         yield printer
-    finally:
-        printer.stop()
 
 
 @pytest.fixture
@@ -161,32 +154,8 @@ async def kiosk(
     app: Any, hall: Hall, tmp_path: Path, slip_printer: SimulatedPrinter
 ) -> AsyncIterator[Kiosk]:
     """The kiosk program's core (kiosk_client.kiosk), talking to this engine app."""
-    config = build_config(
-        {
-            "engine": "http://test",
-            "token": token(hall, "kiosk"),
-            "printer": str(tmp_path / "printer0"),
-            "data_dir": str(tmp_path / "kiosk"),
-            "staff_pin": "2468",
-            "bus": False,
-            "probe_interval": 0.2,
-            "health_interval": 60,
-        },
-        {},
-    )
-    engine = EngineClient(
-        config.engine_url,
-        token(hall, "kiosk"),
-        transport=transport_of(app),
-        probe_timeout=5,
-    )
-    kiosk = Kiosk(config, engine=engine)
-    await kiosk.start()
-    try:
-        await until(lambda: kiosk.engine_state == ONLINE and kiosk.printer.health.online)
+    async with running_kiosk(app, hall, tmp_path) as kiosk:
         yield kiosk
-    finally:
-        await kiosk.stop()
 
 
 def printed_ahead(printer: SimulatedPrinter, number: str) -> list[list[int]]:

@@ -6,13 +6,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import httpx
 import jwt
-import pytest
 
 from tests.helpers.api import API, act, assert_problem
-from tests.helpers.bookings import BOOKING_HALL, ID_1, PartnerClient, add_partner
-from tests.helpers.halls import Hall, seed_hall
+from tests.helpers.bookings import ID_1, PartnerClient
 
 INT32_OVER = 2**31  # one past PostgreSQL's integer
 INT64_OVER = 2**63  # one past PostgreSQL's bigint (and SQLite's integer)
@@ -31,17 +28,6 @@ WINDOW_ACTIONS: dict[str, dict[str, Any] | None] = {
     "close": None,
 }
 DAYS_OUT_OF_RANGE = ("9999-12-31", "0001-01-01")
-
-
-@pytest.fixture
-async def bhall(app, client: httpx.AsyncClient) -> Hall:  # type: ignore[no-untyped-def]
-    return await seed_hall(app, client, BOOKING_HALL)
-
-
-@pytest.fixture
-async def partner(app, client: httpx.AsyncClient, bhall: Hall) -> PartnerClient:  # type: ignore[no-untyped-def]
-    partner_id, key_id, secret = await add_partner(app, bhall.code)
-    return PartnerClient(client, key_id, secret, bhall.code, partner_id)
 
 
 def _parameter(app: Any, path: str, method: str, name: str) -> dict[str, Any]:

@@ -4,7 +4,7 @@ databases) and a simulated printer on a pseudo-terminal; its pure parts on their
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -15,20 +15,21 @@ import pytest
 from drivers.config import Connection
 from drivers.simulators.printer import SimulatedPrinter
 from kiosk_client.config import (
-    KioskConfig,
     KioskConfigError,
     build_config,
     load_file,
     printer_config,
 )
 from kiosk_client.engine import EngineClient
-from kiosk_client.kiosk import OFFLINE, ONLINE, Kiosk
+from kiosk_client.kiosk import OFFLINE, Kiosk
 from kiosk_client.server import create_app
 from kiosk_client.texts import check_in_refusal, issue_refusal, printer_problem, when_text
 from kiosk_client.unprinted import UnprintedStore, UnprintedTicket, same_number
 from tests.helpers.api import API
 from tests.helpers.app import transport_of
 from tests.helpers.halls import Hall
+from tests.helpers.kiosk import kiosk_config, running_kiosk
+from tests.helpers.kiosk import simulated_printer as printer_at
 from tests.helpers.net import free_port
 from tests.helpers.waiting import until
 
@@ -191,48 +192,17 @@ def test_unprinted_list_survives_a_restart_and_matches_numbers_as_heard(tmp_path
 
 
 @pytest.fixture
-async def simulated_printer(tmp_path: Path) -> AsyncIterator[SimulatedPrinter]:
-    printer = SimulatedPrinter(name="kiosk", link=str(tmp_path / "printer0"))
-    printer.start()
-    try:
+def simulated_printer(tmp_path: Path) -> Iterator[SimulatedPrinter]:
+    with printer_at(tmp_path) as printer:
         yield printer
-    finally:
-        printer.stop()
-
-
-def kiosk_config(
-    tmp_path: Path, token: str, engine: str = "http://test", **extra: Any
-) -> KioskConfig:
-    return build_config(
-        {
-            "engine": engine,
-            "token": token,
-            "printer": str(tmp_path / "printer0"),
-            "data_dir": str(tmp_path / "kiosk"),
-            "staff_pin": "2468",
-            "bus": False,
-            "probe_interval": 0.2,
-            "health_interval": 60,
-            **extra,
-        },
-        {},
-    )
 
 
 @pytest.fixture
 async def kiosk(
     app: Any, hall: Hall, tmp_path: Path, simulated_printer: SimulatedPrinter
 ) -> AsyncIterator[Kiosk]:
-    token = hall.h("kiosk")["Authorization"].split(" ", 1)[1]
-    config = kiosk_config(tmp_path, token)
-    engine = EngineClient(config.engine_url, token, transport=transport_of(app), probe_timeout=5)
-    kiosk = Kiosk(config, engine=engine)
-    await kiosk.start()
-    try:
-        await until(lambda: kiosk.engine_state == ONLINE and kiosk.printer.health.online)
+    async with running_kiosk(app, hall, tmp_path) as kiosk:
         yield kiosk
-    finally:
-        await kiosk.stop()
 
 
 async def printer_at_engine(client: httpx.AsyncClient, hall: Hall) -> tuple[str, str | None]:
