@@ -42,13 +42,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "SQLite serves from one process; use PostgreSQL for several workers.", file=sys.stderr
         )
         return 2
+    if args.workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        _metrics_directory()
+    from services.engine.logs import uvicorn_log_config
+
     uvicorn.run(
         "services.engine.main:app",
         host=args.host,
         port=args.port,
         workers=args.workers,
         log_level=settings.log_level,
-        access_log=settings.access_log,
+        # Every line scrubbed of tokens; JSON lines with their own access line (logs.py).
+        log_config=uvicorn_log_config(settings.log_format, settings.log_level),
+        access_log=settings.access_log and settings.log_format == "text",
         ws=settings.ws_impl,
         # The bus has its own heartbeats (docs/bus.md); no second ping task per socket.
         ws_ping_interval=None,
@@ -58,7 +64,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ws_max_queue=8,
         # A client's messages are pings: nothing near the body limit is needed.
         ws_max_size=settings.max_body_bytes,
+        # The client address from X-Forwarded-For, believed only from these proxies.
         proxy_headers=True,
+        forwarded_allow_ips=settings.forwarded_allow_ips,
         # Bounds on connections (docs/limits.md): an idle one is closed after the
         # keep-alive; past the limit new requests get 503 instead of piling up.
         # uvicorn has no header or body read timeout: that is the reverse proxy's job.
@@ -66,6 +74,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         limit_concurrency=settings.http_max_connections,
     )
     return 0
+
+
+def _metrics_directory() -> None:
+    """Several workers write their metrics to files of one directory, which /metrics
+    adds up (services/engine/metrics.py): PROMETHEUS_MULTIPROC_DIR if set (made if
+    missing, emptied: it holds the last run's), else a new temporary one. Before any
+    worker starts (prometheus-client reads the variable when first imported)."""
+    import tempfile
+
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        for stale in Path(folder).glob("*.db"):
+            stale.unlink()
+    else:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="jiaohao-metrics-")
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
@@ -84,6 +108,39 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     upgrade(get_settings().database_url, args.revision)
     print(f"database is at {args.revision}")
     return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from services.engine.backup import BackupError, backup, label
+
+    try:
+        made = backup(get_settings().database_url, Path(args.to), keep=args.keep)
+    except BackupError as err:
+        print(f"jiaohao backup: {err}", file=sys.stderr)
+        return 1
+    print(f"backed up to {made.path} (schema {label(made.revisions)})")
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from services.engine.backup import BackupError, code_heads, label, restore
+
+    try:
+        restored = restore(get_settings().database_url, Path(args.source), replace=args.replace)
+    except BackupError as err:
+        print(f"jiaohao restore: {err}", file=sys.stderr)
+        return 1
+    print(f"restored {args.source} (schema {label(restored)})")
+    if restored != code_heads():
+        print(f"run `jiaohao migrate` to bring it to {label(code_heads())} before serving")
+    return 0
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from services.doctor import run_checks
+
+    settings = get_settings()
+    return run_checks(settings, gateway_config=args.gateway_config, backup_dir=args.backup_dir)
 
 
 def cmd_hall_apply(args: argparse.Namespace) -> int:
@@ -260,6 +317,26 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="bring the database schema up to date")
     migrate.add_argument("--revision", default="heads")
     migrate.set_defaults(func=cmd_migrate)
+
+    backup = sub.add_parser(
+        "backup", help="back the database up (online: SQLite's backup API, or pg_dump)"
+    )
+    backup.add_argument("--to", required=True, help="folder the backup file is written to")
+    backup.add_argument(
+        "--keep", type=int, default=0, help="keep only this many newest backups there (0: all)"
+    )
+    backup.set_defaults(func=cmd_backup)
+    restore = sub.add_parser("restore", help="restore a backup into the configured database")
+    restore.add_argument("--from", dest="source", required=True, help="the backup file")
+    restore.add_argument(
+        "--replace", action="store_true", help="replace a database that holds halls"
+    )
+    restore.set_defaults(func=cmd_restore)
+
+    doctor = sub.add_parser("doctor", help="check this installation; exit 0 only if all pass")
+    doctor.add_argument("--gateway-config", help="the hall gateway's config: check its ports")
+    doctor.add_argument("--backup-dir", help="where backups go: check its free space")
+    doctor.set_defaults(func=cmd_doctor)
 
     hall = sub.add_parser("hall", help="hall configuration").add_subparsers(
         dest="hall_command", required=True

@@ -5,6 +5,8 @@ Revises:
 Create Date: 2026-11-22 00:41:16.105125
 """
 
+# Needs a stop: the first schema; run `jiaohao migrate` before any engine starts.
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa

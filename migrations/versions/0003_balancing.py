@@ -5,6 +5,8 @@ Revises: 0001
 Create Date: 2026-11-22 02:10:00
 """
 
+# Safe online: new tables, NOT NULL columns with constant defaults (no rewrite on PostgreSQL 11+).
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa

@@ -5,6 +5,8 @@ Revises: 0001
 Create Date: 2026-11-22 01:30:00
 """
 
+# Safe online: new tables and their indexes only; old engines ignore them.
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa

@@ -5,6 +5,8 @@ Revises: 0001
 Create Date: 2026-11-23 10:00:00
 """
 
+# Safe online: a new table only; old engines ignore it.
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa

@@ -14,6 +14,8 @@ Revises: 0003, 0004, 0005
 Create Date: 2026-12-04 18:00:00
 """
 
+# Needs a stop (or the halls closed): the queue index rebuild locks the tickets table.
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa

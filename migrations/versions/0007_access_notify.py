@@ -16,6 +16,8 @@ Revises: 0006
 Create Date: 2026-12-04 21:00:00
 """
 
+# Safe online: a function and triggers; running engines find them within 15 s (access cache on).
+
 from collections.abc import Sequence
 
 from alembic import op

@@ -11,6 +11,8 @@ Revises: 0007
 Create Date: 2026-12-06 09:00:00
 """
 
+# Safe online: nullable columns; restart engines soon (old engines' check-ins get no slot).
+
 from collections.abc import Sequence
 
 import sqlalchemy as sa

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 
 import services.engine.models  # noqa: F401  (every table known to the ORM)
-from services.engine import apidocs
+from services.engine import apidocs, metrics
 from services.engine.auth.cache import AccessCache
 from services.engine.auth.hashing import PasswordChecker
 from services.engine.auth.router import router as auth_router
@@ -33,6 +33,7 @@ from services.engine.evaluations.router import router as evaluations_router
 from services.engine.events import bus
 from services.engine.halls.router import router as halls_router
 from services.engine.health import healthz, readyz
+from services.engine.logs import RequestLog
 from services.engine.partners.webhooks import WebhookWorker
 from services.engine.public.router import router as public_router
 from services.engine.tickets.router import router as tickets_router
@@ -61,11 +62,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.webhook_worker.start()  # partner webhooks, no-show sweep
         await bus.start(app)  # LISTEN/NOTIFY fan-out, outbox pruning
+        await metrics.start(app)  # follows the listener, counts this process
         # What start-up built lives as long as the process: keep it out of the
         # collector's full passes (they paused requests for 30-120 ms).
         gc.collect()
         gc.freeze()
         yield
+        await metrics.stop(app)
         await bus.stop(app)
         await app.state.webhook_worker.stop()
         app.state.passwords.close()
@@ -97,8 +100,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             window_seconds=settings.login_window_seconds,
         )
     )
-    # Outermost: an oversized body is refused before anything reads it (core/limits.py).
+    # An oversized body is refused before anything reads it (core/limits.py).
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    # Around it: request metrics and /metrics (metrics.py), then each request's id and
+    # log context (logs.py), outermost so that every line of a request names it.
+    metrics.install(app)
+    app.add_middleware(
+        RequestLog, access_lines=settings.log_format == "json" and settings.access_log
+    )
     app.state.webhook_worker = WebhookWorker(app.state.sessionmaker, settings)
     install_problem_handlers(app)
     install_problem_docs(app)

@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     key_dir: str = "var"
     access_token_minutes: int = Field(default=12 * 60, ge=1)
     log_level: str = "info"
+    # "json": one JSON object per line (request id, route, client address, caller kind
+    # and id; never a token, password, ID or phone number: services/engine/logs.py).
+    log_format: Literal["text", "json"] = "text"
+    # A bearer token Prometheus sends to read /metrics; unset: /metrics answers only
+    # to clients on this machine (services/engine/metrics.py).
+    metrics_token: str | None = None
     # One line per request; halls with busy kiosks may turn it off.
     access_log: bool = True
     # uvicorn's WebSocket implementation (measured: no difference per idle socket)
@@ -47,6 +53,10 @@ class Settings(BaseSettings):
     # Connections and requests one process serves at once (screens' sockets count too);
     # past it uvicorn answers 503. Slow clients are the reverse proxy's (docs/limits.md).
     http_max_connections: int = Field(default=10_000, ge=1)
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto the engine believes (uvicorn's
+    # forwarded_allow_ips: addresses or networks, comma-separated): the client address of the
+    # login throttle and the logs. Anyone else's forwarded headers are ignored.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
     # Request bodies (and WebSocket messages) above this are refused (413) unread.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     # Failed logins in a window before further logins are refused (429): per username,
@@ -76,6 +86,8 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     # A kiosk or gateway not heard from for this long is shown offline (GET .../devices).
     device_silent_seconds: float = Field(default=90, gt=0)
+    # How often each engine runs the alert rules of its halls (0: never; docs/manage.md).
+    alert_check_seconds: float = Field(default=5, ge=0)
 
     @model_validator(mode="after")
     def _keys(self) -> Settings:

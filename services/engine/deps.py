@@ -19,6 +19,7 @@ from services.engine.config import Settings
 from services.engine.core.errors import Unauthorized
 from services.engine.core.inputs import ROW_ID_END, WINDOW_NUMBER_MAX, nul_at, nul_in_pairs
 from services.engine.core.problems import refuses
+from services.engine.core.request_context import note_caller
 from services.engine.events.outbox import HUB_KEY
 from services.engine.halls.models import Hall
 from services.engine.halls.service import get_hall
@@ -123,9 +124,10 @@ AccessCacheDep = Annotated[AccessCache, Depends(get_access_cache)]
 async def get_client_address(request: Request) -> str:
     """The address the request came from, as the login throttle counts it.
 
-    The connection's peer (behind a reverse proxy on 127.0.0.1, uvicorn's
-    ``proxy_headers`` have already put the forwarded client there). Trusting a
-    configured proxy's forwarded header belongs here, and only here.
+    The connection's peer. Behind a reverse proxy, ``jiaohao serve`` has uvicorn put
+    the forwarded client there (``proxy_headers``), believing ``X-Forwarded-For`` only
+    from the proxies of ``JIAOHAO_FORWARDED_ALLOW_IPS`` (default: this machine), so the
+    logs and the login throttle see the same address.
     """
     return request.client.host if request.client is not None else "unknown"
 
@@ -147,6 +149,7 @@ async def get_principal(
     principal = await auth_service.principal_from_token(
         session=session, token=token, secret=settings.secret_key, cache=cache
     )
+    note_caller(principal.kind, principal.role, principal.id)  # for the logs
     await end_read(session)
     return principal
 

@@ -11,6 +11,7 @@ or a conftest: conftest files hold fixtures only.
 - ``processes``: engine processes (uvicorn) and calls through them;
 - ``bookings``: a partner's signed client, bookings, a webhook receiver;
 - ``net``: free loopback ports, local paths of URLs;
+- ``nginx``: Debian's nginx running the shipped site (deploy/nginx) as a test process;
 - ``waiting``: polling a condition with a deadline (never sleeping for timing);
 - ``browser``: headless Chromium, or why a browser test cannot run.
 """

@@ -19,7 +19,8 @@ from tests.helpers.waiting import wait_until
 
 class EngineProcess:
     """``uvicorn services.engine.main:app`` against a test database; with ``serve``,
-    ``jiaohao serve`` (the server options it sets: keep-alive, connection limit ...)."""
+    ``jiaohao serve`` (the server options it sets: keep-alive, connection limit ...);
+    with ``workers`` > 1, ``jiaohao serve --workers N``. ``env``: more variables."""
 
     def __init__(
         self,
@@ -28,13 +29,19 @@ class EngineProcess:
         name: str,
         *,
         serve: bool = False,
+        workers: int = 1,
+        env: dict[str, str] | None = None,
+        prefix: tuple[str, ...] = (),
         **settings: object,
     ) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"{name}.log"
         self._env = engine_env(database_url, **{"database_pool_size": 3, **settings})
-        self._serve = serve
+        self._env.update(env or {})
+        self._serve = serve or workers > 1
+        self._workers = workers
+        self._prefix = prefix  # a command that runs the engine's (a confinement)
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, ready_within: float = 60.0) -> EngineProcess:
@@ -46,12 +53,12 @@ class EngineProcess:
             where = ["--host", "127.0.0.1", "--port", str(self.port)]
             uvicorn = [sys.executable, "-m", "uvicorn", "services.engine.main:app"]
             command = (
-                [str(JIAOHAO), "serve", *where]
+                [str(JIAOHAO), "serve", *where, "--workers", str(self._workers)]
                 if self._serve
                 else [*uvicorn, *where, "--log-level", "warning"]
             )
             self.process = subprocess.Popen(
-                command,
+                [*self._prefix, *command],
                 cwd=ROOT,
                 env=self._env,
                 stdout=log,

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar
 
 from services.engine.core.errors import BatchAborted, Refusal
 from services.engine.core.loop_local import LoopLocal
+from services.engine.core.metrics import GROUP_COMMIT_BATCH
 
 Item = TypeVar("Item")
 Outcome = TypeVar("Outcome")
@@ -88,6 +89,7 @@ async def submit(
     except BaseException:
         _pass_lead(line)
         raise
+    GROUP_COMMIT_BATCH.labels(kind).observe(len(batch))
     return await _lead(line, batch, run)  # type: ignore[arg-type]
 
 

@@ -69,6 +69,19 @@ class EventSource(Protocol):
         """Committed events with ``after < seq <= upto``, in order (a bounded page)."""
 
 
+class HubObserver(Protocol):
+    """Told what the hub sees (the engine's metrics): it must not wait, nor fail."""
+
+    def published(self, events: list[PublishedEvent]) -> None:
+        """Events this process just committed (every one, listened to or not)."""
+
+    def delivered(self, event: PublishedEvent, subscribers: int) -> None:
+        """An event handed to ``subscribers`` local subscribers of its hall."""
+
+    def subscribed(self, hall_id: int, change: int) -> None:
+        """A subscriber of the hall came (+1) or went (-1)."""
+
+
 class HubClosed(Exception):
     """The hub shut down (the engine is stopping)."""
 
@@ -118,6 +131,7 @@ class EventHub:
         self._channels: dict[int, _Channel] = {}
         self._pumps: set[asyncio.Task[None]] = set()
         self._closed = False
+        self.observers: list[HubObserver] = []
 
     # -- subscribers ---------------------------------------------------------
 
@@ -134,14 +148,18 @@ class EventHub:
             )
             self._pumps.add(channel.task)
             channel.task.add_done_callback(self._pumps.discard)
-        channel.subscribers.add(sub)
+        if sub not in channel.subscribers:
+            channel.subscribers.add(sub)
+            self._observe("subscribed", hall_id, 1)
 
     def detach(self, sub: Subscriber) -> None:
         """Stop handing events to ``sub`` (idempotent)."""
         channel = self._channels.get(sub.hall_id)
         if channel is None:
             return
-        channel.subscribers.discard(sub)
+        if sub in channel.subscribers:
+            channel.subscribers.discard(sub)
+            self._observe("subscribed", sub.hall_id, -1)
         if not channel.subscribers:
             # Not cancelled: a pump cancelled inside a database read could leave its
             # connection (and on SQLite the database lock) behind. It stops at its next turn.
@@ -165,6 +183,8 @@ class EventHub:
 
     def publish(self, events: Iterable[PublishedEvent]) -> None:
         """Hand over events this process just committed."""
+        events = list(events)
+        self._observe("published", events)
         for event in events:
             channel = self._channels.get(event.hall_id)
             if channel is None:
@@ -204,6 +224,7 @@ class EventHub:
             channel.wake.set()
             for sub in channel.subscribers:
                 sub.hub_closed()
+            self._observe("subscribed", channel.hall_id, -len(channel.subscribers))
         tasks = [c.task for c in channels if c.task is not None]
         if tasks:
             _done, late = await asyncio.wait(tasks, timeout=5)
@@ -282,11 +303,19 @@ class EventHub:
                 continue
             self._fan_out(channel, event)
 
-    @staticmethod
-    def _fan_out(channel: _Channel, event: PublishedEvent) -> None:
+    def _observe(self, what: str, *args: Any) -> None:
+        for observer in self.observers:
+            try:
+                getattr(observer, what)(*args)
+            except Exception:  # counting must never stop the delivery
+                log.exception("event hub: an observer failed")
+
+    def _fan_out(self, channel: _Channel, event: PublishedEvent) -> None:
         channel.delivered = event.seq
         # Changes committed by other engine processes end this one's reuse of hall readings.
         note_changes([(event.hall_id, event.type)])
+        if self.observers:
+            self._observe("delivered", event, len(channel.subscribers))
         for sub in list(channel.subscribers):
             try:
                 sub.deliver(event)

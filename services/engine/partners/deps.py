@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 
 from services.engine.core.errors import Forbidden
 from services.engine.core.problems import refuses
+from services.engine.core.request_context import note_caller
 from services.engine.deps import SessionDep, SettingsDep
 from services.engine.halls.models import Hall
 from services.engine.halls.service import get_hall
@@ -59,6 +60,7 @@ async def partner_caller(
         ),
         secret_key=settings.secret_key,
     )
+    note_caller("partner", "partner", partner.id)  # for the logs
     limiter.take(f"partner:{partner.id}", partner.rate_per_minute, what=f"partner {partner.name}")
     found = await get_hall(session=session, code=hall)
     await session.commit()
