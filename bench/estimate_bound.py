@@ -1,9 +1,10 @@
 """How good can a wait estimate be? A Bayes bound for the estimate error target.
 
-The issue asks for an estimate mean absolute error (MAE) within 25% of the
-mean wait on ``deploy/scenarios/district-centre.toml`` (balanced policy). This
-tool measures the floor any estimator can reach with the engine's information,
-so that a miss can be told apart from a limit of the hall itself.
+How close can the engine's wait estimate get? This tool measures the floor
+of the mean absolute error (MAE) any estimator can reach with the engine's
+information, so that a miss can be told apart from a limit of the hall
+itself. ``make bench-sim`` (bench/simulate_targets.py) prints the engine's
+MAE next to it for every scenario, on the same days (``measure``).
 
 For every ticket that does not get a window at once (its estimate is above
 zero), the simulated hall is taken at the moment the ticket is issued and
@@ -247,28 +248,48 @@ class Recorder(Simulation):
         self.bounds.append(Bound(ticket.id, ticket.ahead, ticket.estimate, median, spread))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scenario", default=str(DEFAULT_SCENARIO))
-    parser.add_argument("--policy", default="balanced")
-    parser.add_argument("--days", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--rollouts", type=int, default=40)
-    parser.add_argument(
-        "--check",
-        action="store_true",
-        help="replay with the real hidden values: the bound's MAE must then be 0",
-    )
-    args = parser.parse_args(argv)
-    scenario = load_scenario(args.scenario)
+@dataclass(frozen=True)
+class Floor:
+    """The engine's estimate error next to the Bayes floor, over the same tickets."""
+
+    tickets: int
+    mean_wait: float  # minutes
+    real_mae: float  # minutes
+    bound_mae: float  # minutes
+    model_mae: float  # minutes
+    # ahead (3 = 3 or more) -> (tickets, mean wait, real MAE, bound MAE), minutes
+    by_ahead: dict[int, tuple[int, float, float, float]]
+    seconds: float
+
+    @property
+    def real_ratio(self) -> float:
+        return self.real_mae / self.mean_wait if self.mean_wait > 0 else 0.0
+
+    @property
+    def bound_ratio(self) -> float:
+        return self.bound_mae / self.mean_wait if self.mean_wait > 0 else 0.0
+
+    @property
+    def model_ratio(self) -> float:
+        return self.model_mae / self.mean_wait if self.mean_wait > 0 else 0.0
+
+
+def measure(
+    scenario: Scenario,
+    policy: str,
+    seeds: list[int],
+    rollouts: int,
+    check: bool = False,
+) -> Floor:
+    """The real estimator's MAE and the floor's, on the simulated days of ``seeds``."""
     started = time.perf_counter()
     waits: list[float] = []
     real_err: list[float] = []
     bound_err: list[float] = []
     model_err: list[float] = []
-    by_ahead: dict[int, list[tuple[float, float, float]]] = {}
-    for seed in range(args.seed, args.seed + args.days):
-        sim = Recorder(scenario, args.policy, seed, 1 if args.check else args.rollouts, args.check)
+    rows_by_ahead: dict[int, list[tuple[float, float, float]]] = {}
+    for seed in seeds:
+        sim = Recorder(scenario, policy, seed, 1 if check else rollouts, check)
         sim.run()
         bounds = {b.ticket_id: b for b in sim.bounds}
         for t in sim.tickets:
@@ -286,29 +307,66 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             bound_err.append(abs(b.median - t.wait))
             model_err.append(b.spread)
-            by_ahead.setdefault(min(b.ahead, 3), []).append(
+            rows_by_ahead.setdefault(min(b.ahead, 3), []).append(
                 (t.wait, abs(t.estimate - t.wait), abs(b.median - t.wait))
             )
-    mean_wait = statistics.fmean(waits) / 60
-    elapsed = time.perf_counter() - started
 
-    def line(name: str, errors: list[float]) -> str:
-        mae = statistics.fmean(errors) / 60
-        return f"{name:<34} MAE {mae:5.2f} min  {mae / mean_wait:5.0%} of the mean wait"
+    def minutes(values: list[float]) -> float:
+        return statistics.fmean(values) / 60 if values else 0.0
+
+    by_ahead = {
+        ahead: (
+            len(rows),
+            minutes([r[0] for r in rows]),
+            minutes([r[1] for r in rows]),
+            minutes([r[2] for r in rows]),
+        )
+        for ahead, rows in sorted(rows_by_ahead.items())
+    }
+    return Floor(
+        tickets=len(real_err),
+        mean_wait=minutes(waits),
+        real_mae=minutes(real_err),
+        bound_mae=minutes(bound_err),
+        model_mae=minutes(model_err),
+        by_ahead=by_ahead,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scenario", default=str(DEFAULT_SCENARIO))
+    parser.add_argument("--policy", default="balanced")
+    parser.add_argument("--days", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--rollouts", type=int, default=40)
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="replay with the real hidden values: the bound's MAE must then be 0",
+    )
+    args = parser.parse_args(argv)
+    scenario = load_scenario(args.scenario)
+    seeds = list(range(args.seed, args.seed + args.days))
+    floor = measure(scenario, args.policy, seeds, args.rollouts, args.check)
+
+    def line(name: str, mae: float, ratio: float) -> str:
+        return f"{name:<34} MAE {mae:5.2f} min  {ratio:5.0%} of the mean wait"
 
     print(
-        f"{scenario.scenario.name} · {args.policy} · seeds {args.seed}..{args.seed + args.days - 1}"
-        f" · {1 if args.check else args.rollouts} rollouts per waiting ticket · {elapsed:.0f} s"
+        f"{scenario.scenario.name} · {args.policy} · seeds {seeds[0]}..{seeds[-1]}"
+        f" · {1 if args.check else args.rollouts} rollouts per waiting ticket"
+        f" · {floor.seconds:.0f} s"
     )
-    print(f"tickets {len(real_err)}, mean wait {mean_wait:.2f} min")
-    print(line("real estimator", real_err))
-    print(line("bound (median of rollouts)", bound_err))
-    print(line("bound, expected inside the model", model_err))
-    for ahead, rows in sorted(by_ahead.items()):
+    print(f"tickets {floor.tickets}, mean wait {floor.mean_wait:.2f} min")
+    print(line("real estimator", floor.real_mae, floor.real_ratio))
+    print(line("bound (median of rollouts)", floor.bound_mae, floor.bound_ratio))
+    print(line("bound, expected inside the model", floor.model_mae, floor.model_ratio))
+    for ahead, (n, wait, real, bound) in floor.by_ahead.items():
         label = f"ahead {ahead}" + ("+" if ahead == 3 else "")
-        wait, real, bound = (statistics.fmean(r[i] for r in rows) / 60 for i in range(3))
         print(
-            f"  {label:<9} n {len(rows):4}  mean wait {wait:5.2f}"
+            f"  {label:<9} n {n:4}  mean wait {wait:5.2f}"
             f"  real MAE {real:5.2f}  bound MAE {bound:5.2f}"
         )
     return 0

@@ -12,8 +12,9 @@ Policies:
   first come first served (green first and the priority interleave still hold);
 * ``pooled-fifo``: each window serves all its primary and secondary services,
   first come first served across them;
-* ``balanced``: the engine's balanced policy (primary first, helping aged
-  secondary queues), plus the scenario's tidal windows if it has any.
+* ``balanced``: the engine's balanced policy (its own services first; a
+  secondary service helped while it is the more overdue, with the look-ahead
+  of one case), plus the scenario's tidal windows if it has any.
 
 For one seed every policy sees the same citizens (arrival times, services,
 priority, handle times and no-shows), so differences come from the policy.
@@ -131,11 +132,12 @@ def generate_arrivals(
     hi = close_s if end is None else min(end, close_s)
     hours = math.ceil((close_s - open_s) / 3600 - 1e-9)
     spans = [(open_s + h * 3600, min(open_s + (h + 1) * 3600, close_s)) for h in range(hours)]
-    profile = day.hourly[:hours]
-    weight_total = sum(r * (b - a) / 3600 for r, (a, b) in zip(profile, spans, strict=True))
     ids = scenario.service_index()
     raw: list[tuple[float, int]] = []
     for service in scenario.services:
+        # A service with its own profile (a surge on one matter) keeps its share of the day.
+        profile = (service.hourly or day.hourly)[:hours]
+        weight_total = sum(r * (b - a) / 3600 for r, (a, b) in zip(profile, spans, strict=True))
         per_day = day.visitors * service.share
         for rate, (a, b) in zip(profile, spans, strict=True):
             per_hour = per_day * rate / weight_total
@@ -240,7 +242,16 @@ class Simulation:
     # -- what the engine would compute -----------------------------------
 
     def _view(self, window: SimWindow) -> WindowView:
-        return WindowView(window.number, window.links, self.targets)
+        # As the engine: recent mean handle times and the windows sharing each service
+        # as their own work (the look-ahead of helping).
+        own_windows: dict[int, int] = {}
+        for w in self.windows:
+            for service_id, link in w.links.items():
+                if link.role is not Role.SECONDARY and link.weight > 0:
+                    own_windows[service_id] = own_windows.get(service_id, 0) + 1
+        return WindowView(
+            window.number, window.links, self.targets, self.handle.averages, own_windows
+        )
 
     @staticmethod
     def _candidate(ticket: SimTicket) -> Candidate:

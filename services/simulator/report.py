@@ -6,9 +6,12 @@ import math
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
-from services.simulator.model import DayResult, SimTicket
+from services.engine.tickets.ahead import effective_class
+from services.engine.tickets.states import FAVOURED, PriorityClass
+from services.simulator.model import DayResult, SimTicket, at
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -64,6 +67,10 @@ class Report:
     tickets: int
     no_shows: int
     wait: WaitStats
+    # Waits of the tickets called as favoured (priority groups, appointments in
+    # their slot) and as green channel.
+    favoured_wait: WaitStats
+    green_wait: WaitStats
     services: list[ServiceStats]
     worst_ratio: float
     worst_service: str
@@ -88,6 +95,22 @@ def _hhmm(seconds: float) -> str:
     return f"{minutes // 60:02d}:{minutes % 60:02d}"
 
 
+def called_class(ticket: SimTicket) -> PriorityClass:
+    """The class a served ticket competed in when it was called."""
+    assert ticket.called is not None
+
+    def moment(seconds: float | None) -> datetime | None:
+        return None if seconds is None else at(seconds)
+
+    return effective_class(
+        ticket.priority,
+        at(ticket.arrival),
+        moment(ticket.slot_start),
+        moment(ticket.slot_end),
+        at(ticket.called),
+    )
+
+
 def build_report(days: Sequence[DayResult]) -> Report:
     """Pool the tickets of one or more days (one per seed) under one policy."""
     if not days:
@@ -100,6 +123,11 @@ def build_report(days: Sequence[DayResult]) -> Report:
     ]
     no_shows = sum(1 for d in days for t in d.tickets if t.no_show)
     waits = [t.wait / 60 for t in served if t.wait is not None]
+    classes = {t.id: called_class(t) for t in served}
+    favoured = [t.wait / 60 for t in served if t.wait is not None and classes[t.id] in FAVOURED]
+    green = [
+        t.wait / 60 for t in served if t.wait is not None and classes[t.id] is PriorityClass.GREEN
+    ]
 
     services: list[ServiceStats] = []
     worst_ratio, worst_service, over_total = 0.0, "", 0
@@ -144,6 +172,8 @@ def build_report(days: Sequence[DayResult]) -> Report:
         tickets=len(served),
         no_shows=no_shows,
         wait=WaitStats.of(waits),
+        favoured_wait=WaitStats.of(favoured),
+        green_wait=WaitStats.of(green),
         services=services,
         worst_ratio=worst_ratio,
         worst_service=worst_service,
@@ -167,7 +197,8 @@ def format_report(report: Report) -> str:
         f"scenario {report.scenario} · policy {report.policy} · seeds {_seeds(report.seeds)}",
         f"tickets served {report.tickets}, no-shows {report.no_shows}, "
         f"last finished {report.last_finish}",
-        f"wait (min): mean {w.mean:.1f}  p90 {w.p90:.1f}  max {w.max:.1f}",
+        f"wait (min): mean {w.mean:.1f}  p90 {w.p90:.1f}  max {w.max:.1f}; "
+        f"p90 favoured {report.favoured_wait.p90:.1f}, green {report.green_wait.p90:.1f}",
         f"worst wait / target: {report.worst_ratio:.2f} ({report.worst_service}); "
         f"tickets over twice their target: {report.over_twice_target}",
         f"window utilisation: spread (max-min) {report.utilisation_spread:.2f}, "

@@ -101,6 +101,15 @@ class ServiceSpec(_Strict):
     # Handle times are lognormal with this coefficient of variation (sd / mean).
     handle_cv: float = Field(default=0.5, ge=0, le=3)
     target_wait_minutes: float = Field(default=20, gt=0)
+    # Its own arrival profile per hour (a surge on one matter); default the day's.
+    hourly: list[float] | None = None
+
+    @field_validator("hourly")
+    @classmethod
+    def _rates(cls, value: list[float] | None) -> list[float] | None:
+        if value is not None and (any(v < 0 for v in value) or sum(value) <= 0):
+            raise ValueError("hourly rates must be >= 0 and not all zero")
+        return value
 
 
 class WindowSpec(_Strict):
@@ -172,6 +181,13 @@ class Scenario(_Strict):
         total = sum(s.share for s in self.services)
         if abs(total - 1.0) > 0.005:
             raise ValueError(f"service shares add up to {total:.3f}, not 1")
+        hours = (self.scenario.close_minute - self.scenario.open_minute) / 60
+        for service in self.services:
+            if service.hourly is not None and len(service.hourly) < hours - 1e-9:
+                raise ValueError(
+                    f"service {service.code!r}: hourly needs a rate for each of the "
+                    f"{hours:g} opening hours"
+                )
         numbers = [n for w in self.windows for n in w.window_numbers()]
         if len(set(numbers)) != len(numbers):
             raise ValueError("window numbers must be unique")

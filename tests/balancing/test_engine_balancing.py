@@ -439,3 +439,38 @@ async def test_issuing_commits_once_with_the_tidal_change_it_causes(
     assert len(issued_at) == 1 and changed_at == issued_at
     # The answer came after that commit, with its estimate (read, not written).
     assert third["waiting_ahead"] == 2 and third["wait_text"].startswith("前方还有 2 人")
+
+
+async def test_the_policy_gets_recent_handle_times_and_the_windows_sharing_each_service(
+    app, client: httpx.AsyncClient, bal: Hall
+) -> None:  # type: ignore[no-untyped-def]
+    """The look-ahead of helping needs two facts the engine reads for call-next: each
+    service's recent mean handle time, and how many open windows take it as their own."""
+
+    async def view():  # type: ignore[no-untyped-def]
+        async with app.state.sessionmaker() as session:
+            hall = await get_hall(session=session, code=bal.code)
+            window = (
+                await session.execute(
+                    select(Window).where(Window.hall_id == hall.id, Window.number == 1)
+                )
+            ).scalar_one()
+            return await balancing.window_view(session, hall, window.id)
+
+    await act(client, bal, 1, "open")
+    first = await view()
+    business, estate = sorted(first.links, key=lambda s: first.links[s].role.value)
+    assert first.links[business].role.value == "primary"
+    # The configured averages (10 minutes) before any ticket was handled.
+    assert first.handle_seconds == {business: 600.0, estate: 600.0}
+    # Only window 1 is open: business has one window of its own, estate none.
+    assert first.own_windows == {business: 1}
+    await act(client, bal, 2, "open")
+    assert (await view()).own_windows == {business: 1, estate: 1}
+    # A business ticket handled in about a second pulls its moving average down.
+    await issue(client, bal, "business")
+    await act(client, bal, 1, "call-next")
+    await act(client, bal, 1, "finish")
+    handled = await view()
+    assert handled.handle_seconds[business] < 600.0 * 0.85
+    assert handled.handle_seconds[estate] == 600.0

@@ -101,14 +101,67 @@ def test_a_window_sees_only_its_services_and_tickets_passed_to_it() -> None:
     assert [c.ticket_id for c in ranked] == [4]
 
 
-def test_green_first_whatever_the_role() -> None:
+def test_green_first_among_own_and_helped_tickets() -> None:
     window = general_window()
     tickets = [
-        ticket(1, BUSINESS, 40),
+        ticket(1, BUSINESS, 10),
         ticket(2, ESTATE, 1, P.GREEN),
-        ticket(3, BUSINESS, 30, P.PRIORITY),
+        ticket(3, BUSINESS, 8, P.PRIORITY),
+        ticket(4, ESTATE, 30),  # estate is helped: 30/20 beats 10/20
     ]
-    assert [c.ticket_id for c in rank(window, tickets, InterleaveState(), RATIO, NOW)][:2] == [2, 3]
+    ranked = rank(window, tickets, InterleaveState(), RATIO, NOW)
+    assert [c.ticket_id for c in ranked][:2] == [2, 3]
+    own_green = ticket(5, BUSINESS, 0, P.GREEN)
+    ranked = rank(window, [*tickets, own_green], InterleaveState(), RATIO, NOW)
+    assert {c.ticket_id for c in ranked[:2]} == {2, 5}
+
+
+def test_help_is_decided_per_service_not_per_class() -> None:
+    """The README's promise, the case the class-first rule got wrong (issue #21)."""
+    window = WindowView(
+        7, {CONSULT: Link(1.0, Role.PRIMARY), BUSINESS: Link(1.0, Role.SECONDARY)}, TARGETS
+    )
+    own_overdue = ticket(1, CONSULT, 15)  # 1.5x its 10-minute target
+    their_priority = ticket(2, BUSINESS, 1, P.PRIORITY)  # one minute of 20
+    their_green = ticket(3, BUSINESS, 1, P.GREEN)
+    # Business is not the more overdue: its favoured and green tickets stay with its
+    # own windows, and this window serves its own overdue citizen.
+    ranked = rank(window, [own_overdue, their_priority, their_green], InterleaveState(), RATIO, NOW)
+    assert [c.ticket_id for c in ranked] == [1]
+    # Once business's oldest ticket (any class) is the more overdue, business is
+    # helped and its tickets join: green first, then the interleave (favoured first).
+    their_oldest = ticket(4, BUSINESS, 40)
+    tickets = [own_overdue, their_priority, their_green, their_oldest]
+    ranked = rank(window, tickets, InterleaveState(), RATIO, NOW)
+    assert [c.ticket_id for c in ranked] == [3, 2, 4, 1]
+
+
+def test_look_ahead_the_case_a_helping_window_commits_to() -> None:
+    # Consult (own, 10-minute target) at 9 of 10 minutes; business (secondary, 20-minute
+    # target) at 20 of 20: more overdue now (1.0 > 0.9).
+    own, theirs = ticket(1, CONSULT, 9), ticket(2, BUSINESS, 20)
+    plain = WindowView(
+        7, {CONSULT: Link(1.0, Role.PRIMARY), BUSINESS: Link(1.0, Role.SECONDARY)}, TARGETS
+    )
+    assert first(plain, [own, theirs]) == 2
+    # A business case takes 12 minutes, a consultation 3: helping would leave consult at
+    # 21/10, serving consult first leaves business at 23/20. The window serves its own.
+    handle = {CONSULT: 3 * 60.0, BUSINESS: 12 * 60.0}
+    ahead = WindowView(7, plain.links, TARGETS, handle)
+    assert first(ahead, [own, theirs]) == 1
+    # Business far more overdue: it is helped even with the look-ahead.
+    assert first(ahead, [own, ticket(3, BUSINESS, 50)]) == 3
+    # Nothing of its own waits: the window helps at once, look-ahead or not.
+    assert first(ahead, [theirs]) == 2
+    # Four open windows do consultations: while this one helps, the other three go on,
+    # so a consultation waits a quarter of the business case. At 8 minutes: 8 + 3 = 11
+    # of 10 against business's 23 of 20: it helps; at 9 minutes (12 of 10) it does not.
+    shared = WindowView(7, plain.links, TARGETS, handle, own_windows={CONSULT: 4})
+    assert first(shared, [ticket(5, CONSULT, 8), theirs]) == 2
+    assert first(shared, [own, theirs]) == 1
+    # A ticket passed to this window by name has no other window: the full case.
+    passed = ticket(4, CONSULT, 8, target_window_id=7)
+    assert first(shared, [passed, theirs]) == 4
 
 
 def test_interleave_two_favoured_then_one_normal() -> None:

@@ -5,6 +5,14 @@ tickets, take the first, move the interleave on with ``advance``. The oracles
 below restate the policy's documented rules (the module docstring) on their own,
 in exact arithmetic, rather than calling the policy's helpers.
 
+Help is decided per service (the README's promise, issue #21): a secondary
+service's tickets are candidates only when its most overdue ticket (any class) is
+more overdue than the window's most overdue own ticket -- with the look-ahead,
+when it is left waiting one case of the window's own most overdue service, and
+the own tickets their share of one helped case (divided among the open windows
+whose own work they are). The policy
+returns the candidates; a window with anything it may serve waiting has some.
+
 The bounds, for one window calling once a step (``STEP`` seconds apart):
 
 * Green first: whenever a green ticket waits, a green ticket is called.
@@ -19,6 +27,7 @@ The bounds, for one window calling once a step (``STEP`` seconds apart):
   first served, so a normal ticket with q normal tickets ahead of it when issued
   is called after at most q + F(q + 1) non-green calls (q + M(q + 1) for a
   favoured ticket). Green calls are not bounded: green always goes first.
+  (One service: the window's own, or a secondary one, helped whenever it waits.)
 * No starvation inside a class: with link weights in [w_min, w_max] and target
   waits in [T_min, T_max], a ticket y called ahead of a waiting ticket x had
   urgency(y) >= urgency(x), and urgency(y) <= waited(y) W / T_min with
@@ -29,7 +38,10 @@ The bounds, for one window calling once a step (``STEP`` seconds apart):
   the k calls made while x waits took the q tickets waiting with x at its first
   call, or tickets issued in the first (1 - rho) (k - 1) + (1 - rho) / STEP steps
   after x, at most one a step; so k <= q + (1 - rho)(k - 1) + (1 - rho) / STEP,
-  which gives k <= q / rho with rho = min(w_min, 1) T_min / (W T_max).
+  which gives k <= q / rho with rho = min(w_min, 1) T_min / (W T_max), q counting
+  every ticket the window may serve that waited at x's first call. This holds
+  under help per service: a ticket of a service not helped is at most as urgent
+  as the window's most urgent own ticket, which the chosen one is at least.
 * Weights and aging, inside a class: urgency is waited / target x weight (the
   weight raised to 1 once the ticket is past its target); strictly more urgent
   ranks ahead; on equal urgency the window's primary (or tidal) service first,
@@ -155,6 +167,62 @@ def urgency(window: WindowView, c: Candidate, now: datetime) -> Fraction:
     return age * weight
 
 
+def own(window: WindowView, c: Candidate) -> bool:
+    """The window's own work: primary and tidal services, tickets passed to it."""
+    return is_primary(window, c)
+
+
+def urgency_at(window: WindowView, c: Candidate, now: datetime, later: int) -> Fraction:
+    """Urgency ``later`` seconds from now (whole seconds, exact)."""
+    return urgency(window, c, now + timedelta(seconds=later))
+
+
+def handle_of(window: WindowView, service: int) -> int:
+    return int(window.handle_seconds.get(service, 0))
+
+
+def helped(window: WindowView, tickets: Sequence[Candidate], now: datetime) -> set[int]:
+    """The rule, restated: services helped, by their most overdue ticket against the own."""
+    seen = [c for c in tickets if sees(window, c)]
+    mine = [c for c in seen if own(window, c)]
+    theirs: dict[int, list[Candidate]] = {}
+    for c in seen:
+        if not own(window, c):
+            theirs.setdefault(c.service_id, []).append(c)
+    if not mine:
+        return set(theirs)
+    top = max(mine, key=lambda c: urgency(window, c, now))
+    out = set()
+    for service, items in theirs.items():
+        their_worst = max(
+            urgency_at(window, c, now, handle_of(window, top.service_id)) for c in items
+        )
+        my_worst = max(
+            urgency_at(window, c, now, handle_of(window, service) // sharing(window, c))
+            for c in mine
+        )
+        if their_worst > my_worst:
+            out.add(service)
+    return out
+
+
+def sharing(window: WindowView, c: Candidate) -> int:
+    """Open windows taking the ticket as their own work: its share of a helped case."""
+    if c.target_window_id == window.window_id:
+        return 1
+    return max(window.own_windows.get(c.service_id, 1), 1)
+
+
+def candidates_of(window: WindowView, tickets: Sequence[Candidate], now: datetime) -> list[int]:
+    """Ids of the tickets the balanced policy may call now: own, and of helped services."""
+    services = helped(window, tickets, now)
+    return sorted(
+        c.ticket_id
+        for c in tickets
+        if sees(window, c) and (own(window, c) or c.service_id in services)
+    )
+
+
 # --- a window calling as the engine does ------------------------------------------------
 
 
@@ -164,6 +232,8 @@ class Call:
     now: datetime
     ranked: list[Candidate]
     chosen: Candidate
+    # Every waiting ticket the window could see at the call.
+    seen: list[Candidate] = field(default_factory=list)
 
 
 @dataclass
@@ -198,6 +268,7 @@ def run_day(
             day.issued_at_step[ticket.ticket_id] = step
             waiting.append(ticket)
         ranked = policy(window, waiting, state, ratio, now)
+        seen = [c for c in waiting if sees(window, c)]
         if ranked:
             chosen = ranked[0]
             favoured_waiting, normal_waiting = classes_waiting(ranked, now)
@@ -209,7 +280,7 @@ def run_day(
                 normal_waiting=normal_waiting,
             )
             waiting.remove(chosen)
-            day.calls.append(Call(step, now, ranked, chosen))
+            day.calls.append(Call(step, now, ranked, chosen, seen))
         elif step >= len(arrivals):
             return day
         step += 1
@@ -218,8 +289,14 @@ def run_day(
 # --- strategies -------------------------------------------------------------------------
 
 
+# Mean handle times: whole seconds, divisible by 1-4 windows sharing (exact look-ahead).
+HANDLES = (60, 180, 300, 600, 900)
+
+
 @st.composite
-def windows(draw: st.DrawFn, max_services: int = 4, zero_weights: bool = False) -> WindowView:
+def windows(
+    draw: st.DrawFn, max_services: int = 4, zero_weights: bool = False, handles: bool = False
+) -> WindowView:
     weights = (0.0, *WEIGHTS) if zero_weights else WEIGHTS
     count = draw(st.integers(1, max_services))
     links = {
@@ -227,7 +304,16 @@ def windows(draw: st.DrawFn, max_services: int = 4, zero_weights: bool = False) 
         for service in range(1, count + 1)
     }
     targets = {service: float(draw(st.sampled_from(TARGETS))) for service in links}
-    return WindowView(HERE, links, targets)
+    handle: dict[int, float] = {}
+    own_windows: dict[int, int] = {}
+    if handles:
+        # Known for some services (the engine knows every one it serves; a view may not).
+        for service in range(1, count + 2):
+            if draw(st.booleans()):
+                handle[service] = float(draw(st.sampled_from(HANDLES)))
+            if draw(st.booleans()):
+                own_windows[service] = draw(st.integers(0, 4))
+    return WindowView(HERE, links, targets, handle, own_windows)
 
 
 ratios = st.builds(InterleaveRatio, st.integers(1, 4), st.integers(1, 3))
@@ -248,13 +334,13 @@ def arrival(services: int) -> st.SearchStrategy[Arrival]:
 @pytest.mark.parametrize("name", sorted(POLICIES))
 @FAST
 @given(
-    window=windows(zero_weights=True),
+    window=windows(zero_weights=True, handles=True),
     tickets=st.lists(st.tuples(st.sampled_from(KINDS), st.integers(1, 5), WAITS), max_size=15),
     passed=st.lists(st.sampled_from([None, None, None, HERE, ELSEWHERE]), min_size=15, max_size=15),
     state=st.builds(InterleaveState, st.integers(0, 5), st.integers(0, 3)),
     ratio=ratios,
 )
-def test_ranks_every_ticket_the_window_sees_and_green_first(
+def test_ranks_the_candidates_and_green_first(
     name: str,
     window: WindowView,
     tickets: list[tuple[str, int, int]],
@@ -268,11 +354,54 @@ def test_ranks_every_ticket_the_window_sees_and_green_first(
         for i, (kind, service, wait) in enumerate(tickets)
     ]
     ranked = POLICIES[name](window, candidates, state, ratio, now)
-    assert sorted(c.ticket_id for c in ranked) == [
-        c.ticket_id for c in candidates if sees(window, c)
-    ]
+    seen = [c.ticket_id for c in candidates if sees(window, c)]
+    if name == "balanced":
+        # Own tickets and those of the helped services: nothing else, nothing missing.
+        assert sorted(c.ticket_id for c in ranked) == candidates_of(window, candidates, now)
+    else:
+        assert sorted(c.ticket_id for c in ranked) == seen
+    # Never idle while a ticket the window may serve waits.
+    assert bool(ranked) == bool(seen)
     greens = sum(cls(c, now) == "G" for c in ranked)
     assert all(cls(c, now) == "G" for c in ranked[:greens]), "a green ticket ranked behind"
+
+
+@SLOW
+@given(
+    window=windows(handles=True),
+    ratio=ratios,
+    arrivals=st.lists(st.lists(arrival(4), max_size=3), min_size=1, max_size=50),
+)
+def test_never_leaves_a_more_overdue_own_ticket_for_a_less_overdue_service(
+    window: WindowView, ratio: InterleaveRatio, arrivals: list[list[Arrival]]
+) -> None:
+    """Help per service, over a random day: a secondary service's ticket is called only
+    while that service's most overdue ticket (any class) is the more overdue, at the end
+    of the case (look-ahead), than the window's most overdue own ticket."""
+    day = run_day(rank, window, ratio, arrivals)
+    for call in day.calls:
+        chosen, now = call.chosen, call.now
+        if own(window, chosen):
+            continue
+        mine = [c for c in call.seen if own(window, c)]
+        if not mine:
+            continue  # nothing of its own waited: helping is all it could do
+        service = chosen.service_id
+        top = max(mine, key=lambda c: urgency(window, c, now))
+        theirs = [c for c in call.seen if c.service_id == service and not own(window, c)]
+        their_worst = max(
+            urgency_at(window, c, now, handle_of(window, top.service_id)) for c in theirs
+        )
+        my_worst = max(
+            urgency_at(window, c, now, handle_of(window, service) // sharing(window, c))
+            for c in mine
+        )
+        assert their_worst > my_worst, (
+            f"called {chosen} of service {service} ({their_worst}) "
+            f"while its own work was more overdue ({my_worst})"
+        )
+    # Everyone the window may serve was called, the rest never.
+    assert sorted(day.call_index()) == [t for t, c in day.tickets.items() if sees(window, c)]
 
 
 # --- the interleave ---------------------------------------------------------------------
@@ -421,7 +550,7 @@ def test_no_ticket_starves_inside_its_class(data: st.DataObject, window: WindowV
                 f"ticket {call.chosen.ticket_id} overtook ticket {ticket_id} at step {call.step}"
             )
         first_call = next(call for call in day.calls if call.step == issued)
-        ahead = len(first_call.ranked) - 1
+        ahead = len(first_call.seen) - 1
         assert len(meanwhile) <= math.floor(ahead / rho), (
             f"ticket {ticket_id} waited {len(meanwhile)} calls with {ahead} ahead, rho={rho}"
         )
@@ -524,3 +653,61 @@ def test_past_its_target_a_ticket_is_not_held_back_by_a_low_weight(
     fresh = Candidate(2, 1, priority, now - timedelta(seconds=fresh_wait - 1))
     ranked = rank(window, [fresh, overdue], InterleaveState(), InterleaveRatio(), now)
     assert ranked[0] == overdue
+
+
+# --- no starvation over a long day, with the look-ahead ---------------------------------
+
+
+@st.composite
+def helping_windows(draw: st.DrawFn) -> WindowView:
+    """One own service and one or two helped ones, weight 1, handle times known."""
+    count = draw(st.integers(2, 3))
+    links = {1: Link(1.0, draw(st.sampled_from([Role.PRIMARY, Role.TIDAL])))}
+    links |= {s: Link(1.0, Role.SECONDARY) for s in range(2, count + 1)}
+    targets = {s: float(draw(st.sampled_from((600, 1200)))) for s in links}
+    handle = {s: float(draw(st.sampled_from((60, 180, 300)))) for s in links}
+    return WindowView(HERE, links, targets, handle)
+
+
+@SLOW
+@given(data=st.data(), window=helping_windows())
+def test_no_normal_ticket_starves_over_a_long_day_with_the_look_ahead(
+    data: st.DataObject, window: WindowView
+) -> None:
+    """Long runs of the window's own work (one ticket a step, one call a step) never hold
+    a helped service's ticket back for ever. With one own service (its order by waiting
+    is the same now and one case later) a ticket y called while x waits is the most
+    urgent candidate when x is one; when x's service is not helped, y is the window's
+    most overdue own ticket and, one case later, at least as overdue as x one case
+    later: either way waited(y) >= rho waited(x) - H, H the longest handle time and
+    rho = T_min / T_max. As for the bound inside a class, the k calls made while x
+    waits took the q tickets ahead of it or tickets issued in the first
+    (1 - rho) k + H / STEP steps after it, at most one a step: k <= (q + H / STEP + 1) / rho.
+    """
+    services = len(window.links)
+    backlog = data.draw(st.lists(st.integers(1, services), max_size=6), label="backlog")
+    runs = data.draw(
+        st.lists(
+            st.tuples(st.one_of(st.none(), st.integers(1, services)), st.integers(1, 100)),
+            max_size=6,
+        ),
+        label="runs",
+    )
+    stream = [service for service, length in runs for _ in range(length)][:200]
+    arrivals: list[list[Arrival]] = [[("N", s, None) for s in backlog]]
+    arrivals += [[] if s is None else [("N", s, None)] for s in stream]
+    day = run_day(rank, window, InterleaveRatio(), arrivals)
+    index = day.call_index()
+    assert sorted(index) == sorted(day.tickets), "a ticket was never called"
+    targets = [Fraction(t) for t in window.target_seconds.values()]
+    rho = min(targets) / max(targets)
+    longest = math.ceil(max(window.handle_seconds.values()) / STEP)
+    for ticket_id in day.tickets:
+        issued = day.issued_at_step[ticket_id]
+        meanwhile = [call for call in day.calls[: index[ticket_id]] if call.step >= issued]
+        first_call = next(call for call in day.calls if call.step == issued)
+        ahead = len(first_call.seen) - 1
+        bound = math.floor((ahead + longest + 1) / rho)
+        assert len(meanwhile) <= bound, (
+            f"ticket {ticket_id} waited {len(meanwhile)} calls with {ahead} ahead (bound {bound})"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import sys
 from pathlib import Path
 
@@ -200,3 +201,108 @@ def test_tidal_windows_in_the_simulation() -> None:
     assert any(t.window == 3 and t.service_id == consult for t in day.tickets)
     # Today's practice has no tidal windows.
     assert simulate_day(scenario, "dedicated", 1).tidal_changes == []
+
+
+SURGE = ROOT / "deploy" / "scenarios" / "county-surge.toml"
+
+
+def test_a_service_with_its_own_profile_surges_and_the_others_keep_the_days() -> None:
+    scenario = load_scenario(SURGE)
+    ids = scenario.service_index()
+    tickets = [t for s in SEEDS for t in model.generate_arrivals(scenario, random_of(s))]
+    open_s = scenario.scenario.open_minute * 60.0
+
+    def morning_share(code: str) -> float:
+        mine = [t for t in tickets if t.service_id == ids[code]]
+        return sum(t.arrival < open_s + 2 * 3600 for t in mine) / len(mine)
+
+    # Medical insurance payment: 6.0 of 9.15 hourly weight in the first two hours.
+    assert morning_share("medical-pay") > 0.55
+    # The others follow the day's profile: 2.6 of 8.4.
+    assert 0.2 < morning_share("consult") < 0.45
+    # Each service keeps its share of the day's visitors (Poisson; four days).
+    medical = sum(t.service_id == ids["medical-pay"] for t in tickets)
+    assert abs(medical / len(tickets) - 0.48) < 0.06
+
+
+def random_of(seed: int) -> random.Random:
+    return random.Random(seed)
+
+
+def test_a_services_profile_must_cover_the_day() -> None:
+    text = SURGE.read_text(encoding="utf-8")
+    with pytest.raises(ScenarioInvalid, match="'medical-pay': hourly needs a rate"):
+        parse_scenario(text.replace("hourly = [3.2, 2.8, 1.4,", "hourly = [", 1))
+    with pytest.raises(ScenarioInvalid, match="not all zero"):
+        parse_scenario(
+            text.replace(
+                "hourly = [3.2, 2.8, 1.4, 0.4, 0.2, 0.4, 0.4, 0.3, 0.1]",
+                "hourly = [0, 0, 0, 0, 0, 0, 0, 0, 0]",
+            )
+        )
+
+
+def test_the_simulator_gives_the_policy_the_engines_recent_handle_times(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[dict[int, float]] = []
+    real = engine_policy.rank
+
+    def spy(window, *args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(dict(window.handle_seconds))
+        return real(window, *args, **kwargs)
+
+    monkeypatch.setattr(engine_policy, "rank", spy)
+    sim = Simulation(load_scenario(SURGE), "balanced", 1)
+    configured = dict(sim.handle.averages)
+    sim.run()
+    # First the configured averages, then moving averages of the day's handle times.
+    assert seen[0] == configured
+    assert seen[-1].keys() == configured.keys() and seen[-1] != configured
+
+
+def test_general_windows_help_the_surge() -> None:
+    scenario = load_scenario(SURGE)
+    ids = scenario.service_index()
+    day = simulate_day(scenario, "balanced", 3)
+    general = {6, 7, 8}
+    helped = [t for t in day.tickets if t.window in general and t.service_id == ids["medical-pay"]]
+    # They help the surging queue, mostly while it surges (before noon)...
+    assert len(helped) > 20
+    noon = 12 * 3600
+    assert sum(t.called is not None and t.called < noon for t in helped) > 0.7 * len(helped)
+    # ...and keep serving their own matters meanwhile.
+    own = {ids[c] for c in ("consult", "civil", "disability")}
+    assert (
+        sum(
+            t.window in general and t.service_id in own and t.called is not None and t.called < noon
+            for t in day.tickets
+        )
+        > 20
+    )
+
+
+def test_the_floor_replays_the_real_day_exactly_in_check_mode() -> None:
+    """bench/estimate_bound.py: with the real hidden values a rollout must reproduce
+    every real wait (the policy, its look-ahead facts and the day copied whole)."""
+    from bench.estimate_bound import measure
+
+    floor = measure(load_scenario(SURGE), "balanced", [11], rollouts=1, check=True)
+    assert floor.tickets > 200 and floor.real_mae > 0
+    assert floor.bound_mae == 0
+
+
+def test_bench_sim_prints_the_table_and_checks_the_targets(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bench.simulate_targets import main as bench_sim
+    from bench.simulate_targets import parse_seeds
+
+    assert parse_seeds("11-13,101") == [11, 12, 13, 101]
+    code = bench_sim(["--scenario", str(TOWN), "--seeds", "11-12", "--rollouts", "2"])
+    out = capsys.readouterr().out
+    assert "== town-centre · seeds 11-12" in out
+    assert "fav p90" in out and "green p90" in out and "worst wait / target per service" in out
+    assert "Bayes floor" in out and "ahead 0" in out
+    assert out.count("PASS") + out.count("FAIL") == 2  # the town targets, the estimate
+    assert code == (0 if "FAIL" not in out else 1)

@@ -54,6 +54,26 @@ async def serving_windows(session: AsyncSession, hall_id: int) -> Sequence[Any]:
     return (await session.execute(_SERVING_WINDOWS, {"hall_id": hall_id})).all()
 
 
+_OWN_WINDOWS = (
+    select(WindowService.service_id, func.count())
+    .join(Window, Window.id == WindowService.window_id)
+    .where(
+        Window.hall_id == bindparam("hall_id"),
+        Window.active.is_(True),
+        Window.state.in_(SERVING_STATES),
+        WindowService.role != Role.SECONDARY.value,
+        WindowService.weight > 0,
+    )
+    .group_by(WindowService.service_id)
+)
+
+
+async def own_window_counts(session: AsyncSession, hall_id: int) -> dict[int, int]:
+    """Open windows per service that serve it as their own work (primary or tidal)."""
+    rows = await session.execute(_OWN_WINDOWS, {"hall_id": hall_id})
+    return {int(s): int(n) for s, n in rows.all()}
+
+
 async def links_of_windows(
     session: AsyncSession, window_ids: Iterable[int]
 ) -> dict[int, dict[int, Link]]:

@@ -27,6 +27,7 @@ from services.engine.balancing.policy import (
 )
 from services.engine.balancing.tidal import TidalAction, TidalMode, TidalState, decide
 from services.engine.core.changes import change_stamp
+from services.engine.core.db import utcnow
 from services.engine.core.loop_local import LoopLocal
 from services.engine.events import outbox
 from services.engine.halls import repository as halls_repo
@@ -50,12 +51,29 @@ def tidal_of(hall: Hall) -> TidalSpec:
     return TidalSpec.model_validate(getattr(hall, "tidal", None) or {})
 
 
-async def window_view(session: AsyncSession, hall: Hall, window_id: int) -> WindowView:
+async def window_view(
+    session: AsyncSession, hall: Hall, window_id: int, now: datetime | None = None
+) -> WindowView:
+    """What the calling policy knows: the window's links, target waits, recent handle times."""
     links = await repository.service_links(session, window_id)
-    targets = {
-        s.id: s.target_wait_minutes * 60.0 for s in await halls_repo.services_of(session, hall.id)
+    services = await halls_repo.services_of(session, hall.id)
+    targets = {s.id: s.target_wait_minutes * 60.0 for s in services}
+    handle = await handle_averages(
+        session, hall, now or utcnow(), [s for s in services if s.id in links]
+    )
+    own_windows = await repository.own_window_counts(session, hall.id)
+    return WindowView(window_id, links, targets, handle, own_windows)
+
+
+async def handle_averages(
+    session: AsyncSession, hall: Hall, now: datetime, services: Sequence[Service]
+) -> dict[int, float]:
+    """Moving average handle time per service (seconds), seeded from the configured average."""
+    samples = await repository.recent_handle_seconds(session, hall.id, now - HANDLE_HISTORY)
+    return {
+        s.id: estimates.moving_average(s.average_handle_minutes * 60.0, samples.get(s.id, []))
+        for s in services
     }
-    return WindowView(window_id, links, targets)
 
 
 def candidates(rows: Sequence[Any], now: datetime) -> list[Candidate]:
@@ -110,11 +128,7 @@ async def wait_board(
     services = active_services
     if services is None:
         services = await halls_repo.services_of(session, hall.id, active_only=True)
-    samples = await repository.recent_handle_seconds(session, hall.id, now - HANDLE_HISTORY)
-    handle = {
-        s.id: estimates.moving_average(s.average_handle_minutes * 60.0, samples.get(s.id, []))
-        for s in services
-    }
+    handle = await handle_averages(session, hall, now, services)
     serving = await repository.serving_windows(session, hall.id)
     links = await repository.links_of_windows(session, [w.id for w in serving])
     loads = []
