@@ -10,6 +10,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade pip >/dev/null
 	$(BIN)/python -m pip install -e '.[dev]'
+	# The pages' charts (from the npm registry; a closed network without one still runs,
+	# and the statistics pages then show their tables without charts).
+	$(BIN)/jiaohao assets || echo "jiaohao assets failed: statistics pages will have no charts"
 	touch $(STAMP)
 
 # Random keys are written into var/ once (mode 0600) and used from there: no public secret.

@@ -136,6 +136,73 @@ def cmd_restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_advise(args: argparse.Namespace) -> int:
+    """Windows each service needs, hour by hour, from a period of the hall's history."""
+    from datetime import date
+
+    from services.engine.core.errors import Refusal
+    from services.engine.halls.service import get_hall
+    from services.engine.statistics import reports
+    from services.engine.statistics.service import Filters, PeriodData, load
+
+    try:
+        first, last = date.fromisoformat(args.first), date.fromisoformat(args.last)
+    except ValueError as err:
+        print(f"jiaohao advise: {err} (give dates as 2026-11-01)", file=sys.stderr)
+        return 2
+
+    async def read(session: AsyncSession) -> PeriodData:
+        hall = await get_hall(session=session, code=args.hall)
+        return await load(session=session, hall=hall, first=first, last=last, filters=Filters())
+
+    try:
+        data = _run_db(read)
+    except Refusal as err:
+        print(f"jiaohao advise: {err.detail}", file=sys.stderr)
+        return 2
+    found = reports.advice(
+        data.rows,
+        first=first,
+        last=last,
+        tz=data.tz,
+        default_handle=data.default_handle,
+        targets=data.targets,
+        service_level=args.service_level,
+    )
+    weekdays = reports.weekdays_in(first, last)
+    print(
+        f"{args.hall} {first}..{last}: {weekdays} weekdays, {len(data.rows)} tickets; "
+        f"windows to call {args.service_level:.0%} within each service's target wait "
+        "(Erlang C, each service on its own)"
+    )
+    for a in found:
+        source = "history" if a.handle_from_history else "hall file, too few cases"
+        no_show = f"{a.no_show_rate:.0%}" if a.no_show_rate is not None else "-"
+        print(
+            f"\n{data.service_names.get(a.service, a.service)} ({a.service}): {a.tickets} tickets, "
+            f"handling {a.mean_handle_seconds / 60:.1f} min ({source}), no-show {no_show}, "
+            f"target {a.target_seconds / 60:.0f} min, own windows today "
+            f"{data.own_windows.get(a.service, 0)}"
+        )
+        print("  hour  arrivals/h  windows")
+        for h in a.hours:
+            print(f"  {h.hour:02d}    {h.arrivals:10.1f}  {h.windows:7d}")
+    return 0
+
+
+def cmd_assets(args: argparse.Namespace) -> int:
+    """Fetch the pages' third-party files (charts) from the npm registry, once."""
+    from services.assets import AssetError, fetch, registry_url
+
+    try:
+        done = fetch(registry=args.registry or registry_url())
+    except AssetError as err:
+        print(f"jiaohao assets: {err}", file=sys.stderr)
+        return 1
+    print("installed: " + ", ".join(done) if done else "front-end files already installed")
+    return 0
+
+
 def cmd_doctor(args: argparse.Namespace) -> int:
     from services.doctor import run_checks
 
@@ -201,6 +268,67 @@ def cmd_user_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_user_list(args: argparse.Namespace) -> int:
+    from services.engine.auth import accounts
+    from services.engine.core.errors import Refusal
+
+    rows: list[str] = []
+
+    async def work(session: AsyncSession) -> None:
+        hall = await _hall(session, args.hall)
+        for user in await accounts.list_all(session, hall.id if hall else None):
+            last = user.last_login_at.isoformat(timespec="seconds") if user.last_login_at else "-"
+            state = "active" if user.active else "disabled"
+            rows.append(f"{user.username}\t{user.role}\t{state}\tlast login {last}")
+
+    try:
+        _run_db(work)
+    except Refusal as err:
+        print(err.detail, file=sys.stderr)
+        return 2
+    print("\n".join(rows) if rows else "no accounts")
+    return 0
+
+
+def cmd_user_active(args: argparse.Namespace) -> int:
+    from services.engine.auth import accounts
+    from services.engine.core.errors import Refusal
+
+    active: bool = args.active
+
+    async def work(session: AsyncSession) -> None:
+        await accounts.operator_set_active(session=session, username=args.username, active=active)
+
+    try:
+        _run_db(work)
+    except Refusal as err:
+        print(err.detail, file=sys.stderr)
+        return 2
+    print(f"user {args.username} {'enabled' if active else 'disabled'}")
+    return 0
+
+
+def cmd_user_reset_password(args: argparse.Namespace) -> int:
+    from services.engine.auth import accounts
+    from services.engine.core.errors import Refusal
+
+    found: list[str] = []
+
+    async def work(session: AsyncSession) -> None:
+        _, password = await accounts.operator_reset_password(
+            session=session, username=args.username
+        )
+        found.append(password)
+
+    try:
+        _run_db(work)
+    except Refusal as err:
+        print(err.detail, file=sys.stderr)
+        return 2
+    print(f"user {args.username}: new password (shown only now): {found[0]}")
+    return 0
+
+
 def cmd_device_add(args: argparse.Namespace) -> int:
     from services.engine.auth import service
     from services.engine.auth.permissions import DeviceKind
@@ -237,6 +365,59 @@ def cmd_device_revoke(args: argparse.Namespace) -> int:
         print(err.detail, file=sys.stderr)
         return 2
     print(f"device {args.name} revoked: its token no longer works")
+    return 0
+
+
+def cmd_reviews_export(args: argparse.Namespace) -> int:
+    """好差评 records and cases of a period for the provincial platform."""
+    from datetime import date
+
+    from services.engine.core.errors import Refusal
+    from services.engine.reviews import export, service
+
+    async def work(session: AsyncSession) -> bytes:
+        hall = await _hall(session, args.hall)
+        data = await service.export(
+            session=session,
+            hall=hall,
+            start=date.fromisoformat(args.start),
+            end=date.fromisoformat(args.end),
+            preset=args.preset,
+        )
+        if args.format == "json":
+            return export.to_json(data)
+        if args.format == "xlsx":
+            return export.to_xlsx(data)
+        if args.what == "cases":
+            return export.to_csv(data.cases, export.CASE_FIELDS)
+        return export.to_csv(data.ratings, export.RATING_FIELDS)
+
+    try:
+        body = _run_db(work)
+    except Refusal as err:
+        print(err.detail, file=sys.stderr)
+        return 2
+    if args.output == "-":
+        sys.stdout.buffer.write(body)
+    else:
+        Path(args.output).write_bytes(body)
+        print(f"written {args.output} ({len(body)} bytes)", file=sys.stderr)
+    return 0
+
+
+def cmd_reviews_sweep(args: argparse.Namespace) -> int:
+    """Overdue bad-review cases, callback-phone retention, default ratings (a timer)."""
+    from services.engine.reviews import service
+
+    async def work(session: AsyncSession) -> service.SweepResult:
+        hall = await _hall(session, args.hall)
+        return await service.sweep(session=session, hall=hall)
+
+    result = _run_db(work)
+    print(
+        f"overdue {len(result.overdue)}, phones erased {result.phones_erased}, "
+        f"default ratings {result.defaults}, alerts posted {result.notified}"
+    )
     return 0
 
 
@@ -337,6 +518,19 @@ def build_parser() -> argparse.ArgumentParser:
     doctor.add_argument("--gateway-config", help="the hall gateway's config: check its ports")
     doctor.add_argument("--backup-dir", help="where backups go: check its free space")
     doctor.set_defaults(func=cmd_doctor)
+    advise = sub.add_parser(
+        "advise", help="windows each service needs hour by hour, from the hall's history"
+    )
+    advise.add_argument("--hall", required=True)
+    advise.add_argument("--from", dest="first", required=True, help="first day, 2026-11-01")
+    advise.add_argument("--to", dest="last", required=True, help="last day, included")
+    advise.add_argument("--service-level", type=float, default=0.8)
+    advise.set_defaults(func=cmd_advise)
+    assets = sub.add_parser(
+        "assets", help="fetch the pages' third-party files (charts) from the npm registry"
+    )
+    assets.add_argument("--registry", help="an npm registry (default: JIAOHAO_NPM_REGISTRY)")
+    assets.set_defaults(func=cmd_assets)
 
     hall = sub.add_parser("hall", help="hall configuration").add_subparsers(
         dest="hall_command", required=True
@@ -356,6 +550,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--password-stdin", action="store_true", help="read the password from stdin"
     )
     user_add.set_defaults(func=cmd_user_add)
+    user_list = user.add_parser("list", help="list accounts with their last login")
+    user_list.add_argument("--hall", help="only this hall's accounts")
+    user_list.set_defaults(func=cmd_user_list)
+    for name, text, active in (
+        ("disable", "disable an account (its logins and tokens stop working)", False),
+        ("enable", "enable an account again", True),
+    ):
+        user_state = user.add_parser(name, help=text)
+        user_state.add_argument("username")
+        user_state.set_defaults(func=cmd_user_active, active=active)
+    user_reset = user.add_parser("reset-password", help="a new generated password, shown once")
+    user_reset.add_argument("username")
+    user_reset.set_defaults(func=cmd_user_reset_password)
 
     device = sub.add_parser("device", help="hall devices").add_subparsers(
         dest="device_command", required=True
@@ -402,6 +609,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--rate", type=int, default=600, help="requests a minute (default 600)"
     )
     partner_add.set_defaults(func=cmd_partner_add)
+
+    reviews = sub.add_parser("reviews", help="好差评: export, daily sweep").add_subparsers(
+        dest="reviews_command", required=True
+    )
+    rexport = reviews.add_parser(
+        "export", help="rating records (GB/T 39046 fields) and cases of a period"
+    )
+    rexport.add_argument("--hall", required=True)
+    rexport.add_argument("--from", dest="start", required=True, help="YYYY-MM-DD")
+    rexport.add_argument("--to", dest="end", required=True, help="YYYY-MM-DD (inclusive)")
+    rexport.add_argument("--format", choices=("csv", "xlsx", "json"), default="csv")
+    rexport.add_argument("--what", choices=("ratings", "cases"), default="ratings")
+    rexport.add_argument(
+        "--preset", choices=("national", "provincial_reverse"), help="default: the hall's"
+    )
+    rexport.add_argument("--output", "-o", default="-", help="a file, or - for stdout")
+    rexport.set_defaults(func=cmd_reviews_export)
+    rsweep = reviews.add_parser(
+        "sweep", help="raise overdue cases, erase phones past retention, default ratings"
+    )
+    rsweep.add_argument("--hall", required=True)
+    rsweep.set_defaults(func=cmd_reviews_sweep)
 
     demo = sub.add_parser(
         "demo-setup", help="load the demo hall and demo accounts into an empty database"

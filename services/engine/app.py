@@ -10,6 +10,7 @@ from fastapi import Depends, FastAPI
 
 import services.engine.models  # noqa: F401  (every table known to the ORM)
 from services.engine import apidocs, metrics
+from services.engine.alerts.service import AlertSweeper
 from services.engine.auth.cache import AccessCache
 from services.engine.auth.hashing import PasswordChecker
 from services.engine.auth.router import router as auth_router
@@ -18,6 +19,7 @@ from services.engine.balancing.router import router as balancing_router
 from services.engine.bookings.router import partner_router as partner_bookings_router
 from services.engine.bookings.router import staff_router as bookings_router
 from services.engine.config import Settings, get_settings
+from services.engine.console.router import router as console_router
 from services.engine.core.db import make_engine, make_sessionmaker
 from services.engine.core.limits import BodyLimit
 from services.engine.core.problems import (
@@ -31,11 +33,20 @@ from services.engine.devices.router import router as devices_router
 from services.engine.display.router import router as display_router
 from services.engine.evaluations.router import router as evaluations_router
 from services.engine.events import bus
+from services.engine.flows.housekeeping import Housekeeper
 from services.engine.halls.router import router as halls_router
 from services.engine.health import healthz, readyz
 from services.engine.logs import RequestLog
+from services.engine.manage.router import api as manage_api_router
+from services.engine.manage.router import pages as manage_pages_router
 from services.engine.partners.webhooks import WebhookWorker
 from services.engine.public.router import router as public_router
+from services.engine.reviews.pages import router as reviews_pages_router
+from services.engine.reviews.public import router as reviews_public_router
+from services.engine.reviews.router import partner_router as reviews_partner_router
+from services.engine.reviews.router import router as reviews_router
+from services.engine.statistics.router import page_router as statistics_page_router
+from services.engine.statistics.router import router as statistics_router
 from services.engine.tickets.router import router as tickets_router
 from services.engine.windows.router import router as windows_router
 
@@ -60,16 +71,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.webhook_worker.start()  # partner webhooks, no-show sweep
+        app.state.webhook_worker.start()  # partner webhooks
+        app.state.housekeeper.start()  # no-shows, held tickets, bad-review deadlines
         await bus.start(app)  # LISTEN/NOTIFY fan-out, outbox pruning
         await metrics.start(app)  # follows the listener, counts this process
+        app.state.alert_sweeper.start()  # the dashboard's alert rules (alerts/)
         # What start-up built lives as long as the process: keep it out of the
         # collector's full passes (they paused requests for 30-120 ms).
         gc.collect()
         gc.freeze()
         yield
+        await app.state.alert_sweeper.stop()
         await metrics.stop(app)
         await bus.stop(app)
+        await app.state.housekeeper.stop()
         await app.state.webhook_worker.stop()
         app.state.passwords.close()
         await engine.dispose()
@@ -109,6 +124,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestLog, access_lines=settings.log_format == "json" and settings.access_log
     )
     app.state.webhook_worker = WebhookWorker(app.state.sessionmaker, settings)
+    app.state.housekeeper = Housekeeper(app.state.sessionmaker)
+    app.state.alert_sweeper = AlertSweeper(
+        app.state.sessionmaker,
+        every=settings.alert_check_seconds,
+        silent_after=settings.device_silent_seconds,
+        hub=app.state.hub,
+    )
     install_problem_handlers(app)
     install_problem_docs(app)
     # Each route declares the problem+json answers it can give, derived from its
@@ -119,12 +141,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         tickets_router,
         windows_router,
         evaluations_router,
+        reviews_router,
+        reviews_partner_router,
         bookings_router,
         balancing_router,
         partner_bookings_router,
         display_router,
+        console_router,
+        manage_api_router,
+        manage_pages_router,
         devices_router,
         public_router,
+        statistics_router,
+        statistics_page_router,
+        reviews_public_router,
+        reviews_pages_router,
     ):
         app.include_router(declare_problems(router))
 

@@ -1,5 +1,7 @@
 """Every table, imported once so Alembic and the app see the whole schema."""
 
+from services.engine.alerts.models import Alert
+from services.engine.audit.models import AuditEntry
 from services.engine.auth.models import Device, User
 from services.engine.balancing.models import TidalChange, TidalServiceState
 from services.engine.bookings.models import Booking, BookingConfig, BookingSlot
@@ -9,10 +11,13 @@ from services.engine.evaluations.models import Evaluation
 from services.engine.events.models import HallEvent
 from services.engine.halls.models import Hall, Service
 from services.engine.partners.models import Partner, PartnerNonce, WebhookCursor, WebhookDelivery
+from services.engine.reviews.models import ReviewCase, ReviewSettingsRow, ReviewStep
 from services.engine.tickets.models import Ticket, TicketCounter, TicketEvent
 from services.engine.windows.models import Window, WindowService
 
 __all__ = [
+    "Alert",
+    "AuditEntry",
     "Base",
     "Booking",
     "BookingConfig",
@@ -24,6 +29,9 @@ __all__ = [
     "HallEvent",
     "Partner",
     "PartnerNonce",
+    "ReviewCase",
+    "ReviewSettingsRow",
+    "ReviewStep",
     "Service",
     "Ticket",
     "TicketCounter",

@@ -30,14 +30,17 @@ SIMPLE: dict[KeypadAction, str] = {
 }
 
 UNSUPPORTED: dict[KeypadAction, str] = {
-    KeypadAction.TRANSFER: "转移 needs a target service or window; use the staff console",
-    KeypadAction.HOLD: "挂起 is not an engine action yet",
-    KeypadAction.CALL_BACK: "回呼 is not an engine action yet",
+    KeypadAction.TRANSFER: "转移 needs a target service or window; use the window console",
 }
 
 
 def plan(
-    action: KeypadAction, window: WindowView, *, open_on_call: bool, pause_reason: str
+    action: KeypadAction,
+    window: WindowView,
+    *,
+    open_on_call: bool,
+    pause_reason: str,
+    hold_kind: str = "missing_documents",
 ) -> Plan:
     """What the engine is asked to do for one key press at ``window``.
 
@@ -51,6 +54,10 @@ def plan(
         return Plan((call,))
     if action in SIMPLE:
         return Plan((EngineCall(SIMPLE[action]),))
+    if action is KeypadAction.HOLD:  # 挂起: a keypad cannot say why; the hall's default kind
+        return Plan((EngineCall("hold", {"kind": hold_kind}),))
+    if action is KeypadAction.CALL_BACK:  # 回呼: the ticket held longest at this window
+        return Plan((EngineCall("call-back"),))
     if action is KeypadAction.PAUSE:  # one key: pause, and press again to resume
         if window.state == "paused":
             return Plan((EngineCall("resume"),))

@@ -34,6 +34,11 @@ class GatewayConfigError(ValueError):
     """The gateway configuration cannot be used (the message says why)."""
 
 
+# The engine's hold kinds (services/engine/tickets/states.py HoldKind): the gateway
+# does not import the engine, so they are listed here and checked by a test.
+HOLD_KINDS = ("missing_documents", "documents_left", "waiting")
+
+
 @dataclass(frozen=True)
 class GatewayConfig:
     buses: tuple[BusConfig, ...]
@@ -47,6 +52,9 @@ class GatewayConfig:
     open_on_call: bool = True
     # A keypad cannot type a pause reason; the engine records this text instead.
     pause_reason: str = "呼叫器暂停（未注明原因）"
+    # A keypad's 挂起 cannot say why: held as this kind (missing_documents 补材料,
+    # documents_left 材料留窗口, waiting 等待审批/刻章/缴费).
+    hold_kind: str = "missing_documents"
     idle_text: str = "热情为您服务"
     paused_text: str = "暂停服务"
     closed_text: str = "暂停服务"
@@ -80,6 +88,8 @@ class GatewayConfig:
                 raise GatewayConfigError(f"{name} must be more than 0 seconds")
         if not self.pause_reason.strip() or len(self.pause_reason) > 200:
             raise GatewayConfigError("pause_reason: 1 to 200 characters")
+        if self.hold_kind not in HOLD_KINDS:
+            raise GatewayConfigError(f"hold_kind: one of {', '.join(HOLD_KINDS)}")
         for name in ("idle_text", "paused_text", "closed_text"):
             text = getattr(self, name)
             if not text.strip() or len(encode_gb(text)) > MAX_TEXT_BYTES:

@@ -338,6 +338,7 @@ class Gateway:
                 self.view.window(event.window),
                 open_on_call=self.config.open_on_call,
                 pause_reason=self.config.pause_reason,
+                hold_kind=self.config.hold_kind,
             )
             if todo.refusal is not None:
                 log.info("window %d: %s: %s", event.window, event.action, todo.refusal)

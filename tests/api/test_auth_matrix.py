@@ -152,8 +152,9 @@ async def _window_open(w: World, h: dict[str, str], fresh: bool) -> httpx.Respon
 
 
 async def _window_pause(w: World, h: dict[str, str], fresh: bool) -> httpx.Response:
-    # Window 2 was opened in set-up; pausing a paused window again is allowed.
-    url = f"{API}/{w.hall.code}/windows/2/pause"
+    # Window 1, just opened by the same caller (a staff member opening it signed in
+    # there: staff act only where they are signed in); pausing it again is allowed.
+    url = f"{API}/{w.hall.code}/windows/1/pause"
     return await w.client.post(url, json={"reason": "临时离岗"}, headers=h)
 
 

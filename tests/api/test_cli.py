@@ -179,3 +179,18 @@ def test_cli_from_an_empty_database(cli: Cli, tmp_path: Path) -> None:
     assert token not in cli.stored_text()
 
     outside_loop(asyncio.run, _through_the_api(cli.url, "testhall", token, "cli-manager", password))
+
+
+def test_advise(cli: Cli) -> None:
+    """`jiaohao advise` prints, per service, what the advice rests on and the windows each
+    hour needs; bad dates and unknown halls are refused with exit 2."""
+    cli.ok("migrate")
+    cli.ok("hall", "apply", str(TEST_HALL))
+    out = cli.ok("advise", "--hall", "testhall", "--from", "2026-11-02", "--to", "2026-11-13")
+    assert out.startswith("testhall 2026-11-02..2026-11-13: 10 weekdays, 0 tickets;")
+    assert "企业开办 (business): 0 tickets, handling 8.0 min (hall file, too few cases)" in out
+    assert "own windows today 3" in out  # windows 1-3 serve business as their own
+    bad = cli("advise", "--hall", "testhall", "--from", "yesterday", "--to", "2026-11-13")
+    assert bad.returncode == 2 and "give dates as" in bad.stderr
+    unknown = cli("advise", "--hall", "nohall", "--from", "2026-11-02", "--to", "2026-11-02")
+    assert unknown.returncode == 2 and "nohall" in unknown.stderr

@@ -56,7 +56,7 @@ async def test_concurrent_issue_and_call(
     windows = (1, 2, 3)
     for number in windows:
         opened = await client.post(
-            f"{API}/{hall.code}/windows/{number}/open", headers=hall.h("staff")
+            f"{API}/{hall.code}/windows/{number}/open", headers=hall.h("manager")
         )
         assert opened.status_code == 200
 

@@ -84,7 +84,7 @@ async def test_changed_file_updates_in_place(app, client: httpx.AsyncClient) -> 
         if service != "night":  # never open (no hours): refused, nothing written
             assert response.status_code == 201, response.text
             issued.append(response.json())
-    await client.post(f"{API}/{hall.code}/windows/4/open", headers=hall.h("staff"))
+    await client.post(f"{API}/{hall.code}/windows/4/open", headers=hall.h("manager"))
     async with app.state.sessionmaker() as session:
         services_before = {s.code: s.id for s in (await session.execute(select(Service))).scalars()}
         windows_before = {w.number: w.id for w in (await session.execute(select(Window))).scalars()}
@@ -147,10 +147,10 @@ async def test_changed_file_updates_in_place(app, client: httpx.AsyncClient) -> 
     )
     assert next_ticket.json()["number"] == "A003"
     assert next_ticket.json()["service_name"] == "企业设立登记"
-    await client.post(f"{API}/{hall.code}/windows/1/open", headers=hall.h("staff"))
-    called = await client.post(f"{API}/{hall.code}/windows/1/call-next", headers=hall.h("staff"))
+    await client.post(f"{API}/{hall.code}/windows/1/open", headers=hall.h("manager"))
+    called = await client.post(f"{API}/{hall.code}/windows/1/call-next", headers=hall.h("manager"))
     assert called.json()["ticket"]["id"] == issued[0]["id"]
-    gone = await client.post(f"{API}/{hall.code}/windows/4/open", headers=hall.h("staff"))
+    gone = await client.post(f"{API}/{hall.code}/windows/4/open", headers=hall.h("manager"))
     assert gone.status_code == 404
     night = await client.post(
         f"{API}/{hall.code}/tickets", json={"service": "night"}, headers=hall.h("kiosk")

@@ -211,12 +211,12 @@ async def test_check_in_by_partner_gives_an_appointment_ticket_and_live_position
     assert_problem(await partner.get(f"/tickets/{walk_in.json()['id']}"), 404, "not_found")
 
     assert (
-        await client.post(f"/api/v1/halls/{bhall.code}/windows/1/open", headers=bhall.h("staff"))
+        await client.post(f"/api/v1/halls/{bhall.code}/windows/1/open", headers=bhall.h("manager"))
     ).status_code == 200
     called = await client.post(
         f"/api/v1/halls/{bhall.code}/windows/1/call",
         json={"ticket_id": ticket["id"], "reason": "预约"},
-        headers=bhall.h("staff"),
+        headers=bhall.h("manager"),
     )
     assert called.json()["ticket"]["number"] == "A002", called.text
     position = (await partner.get(f"/tickets/{ticket['id']}")).json()

@@ -99,12 +99,12 @@ async def test_near_and_called_webhooks_with_retries(
 
     # The window calls the booked ticket: "请A002号到1号窗口办理", delivered at once.
     assert (
-        await client.post(f"/api/v1/halls/{bhall.code}/windows/1/open", headers=bhall.h("staff"))
+        await client.post(f"/api/v1/halls/{bhall.code}/windows/1/open", headers=bhall.h("manager"))
     ).status_code == 200
     called = await client.post(
         f"/api/v1/halls/{bhall.code}/windows/1/call",
         json={"ticket_id": ticket["id"], "reason": "预约"},
-        headers=bhall.h("staff"),
+        headers=bhall.h("manager"),
     )
     assert called.status_code == 200, called.text
     later = t0 + timedelta(minutes=5)
@@ -172,10 +172,10 @@ async def test_calling_never_waits_for_webhooks(
     booking = await book(partner)
     ticket = (await partner.post(f"/bookings/{booking['code']}/check-in")).json()["ticket"]
     assert (
-        await client.post(f"/api/v1/halls/{bhall.code}/windows/1/open", headers=bhall.h("staff"))
+        await client.post(f"/api/v1/halls/{bhall.code}/windows/1/open", headers=bhall.h("manager"))
     ).status_code == 200
     called = await client.post(
-        f"/api/v1/halls/{bhall.code}/windows/1/call-next", headers=bhall.h("staff")
+        f"/api/v1/halls/{bhall.code}/windows/1/call-next", headers=bhall.h("manager")
     )
     assert called.status_code == 200 and called.json()["ticket"]["id"] == ticket["id"]
     async with app.state.sessionmaker() as session:

@@ -16,33 +16,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.helpers import ROOT
 from tests.helpers.api import API, issue, token
 from tests.helpers.app import app_for, serving
-from tests.helpers.browser import CHROMIUM, CHROMIUM_ARGS, require_browser
+from tests.helpers.browser import ARTIFACTS, chromium
 from tests.helpers.halls import seeded
 from tests.helpers.processes import EngineProcess, call, start, window
 
 pytestmark = pytest.mark.browser
 
-ARTIFACTS = ROOT / "tests" / "artifacts"
-
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
-    require_browser()
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as p:
-        chromium = await p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[*CHROMIUM_ARGS, "--autoplay-policy=no-user-gesture-required"],
-            headless=True,
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+    async with chromium("--autoplay-policy=no-user-gesture-required") as launched:
+        yield launched
 
 
 async def text_of(page: Any, selector: str) -> str:
@@ -169,7 +155,7 @@ async def test_display_shows_and_speaks_calls(
         # Meanwhile the hall goes on (another engine on the same database calls A002).
         async with serving(app_for(database_url)) as http:
             response = await http.post(
-                f"{API}/{hall.code}/windows/3/call-next", headers=hall.h("staff")
+                f"{API}/{hall.code}/windows/3/call-next", headers=hall.h("manager")
             )
             assert response.json()["ticket"]["number"] == "A002"
         # The engine is back: the page resumes by itself and catches up.

@@ -201,7 +201,7 @@ async def test_bus_client_rides_out_an_engine_restart(database_url: str, tmp_pat
             made = []
             for _ in range(5):
                 response = await http.post(
-                    f"{API}/{hall.code}/windows/1/call-next", headers=hall.h("staff")
+                    f"{API}/{hall.code}/windows/1/call-next", headers=hall.h("manager")
                 )
                 assert response.status_code == 200, response.text
                 made.append(response.json()["ticket"]["number"])

@@ -58,7 +58,8 @@ async def test_snapshot_then_live_events_in_order(app, client, hall) -> None:  #
         assert waiting == {"business": 0, "estate": 1, "night": 0}
         assert [(c["number"], c["window"]) for c in snapshot["recent_calls"]] == [("A001", 1)]
 
-        assert (await act(client, hall, 2, "open")).status_code == 200
+        # A clerk opening a window signs in there (window.staff).
+        assert (await act(client, hall, 2, "open", who="staff")).status_code == 200
         assert (await act(client, hall, 2, "call-next")).status_code == 200
         events = await ws.events(5)
         assert [e["seq"] for e in events] == list(range(snapshot["seq"] + 1, snapshot["seq"] + 6))
@@ -211,7 +212,7 @@ async def test_rolled_back_action_emits_nothing(app, client, hall) -> None:  # t
         try:
             async with client_of(app, raise_app_exceptions=False) as failing:
                 refused = await failing.post(
-                    f"{API}/{hall.code}/windows/1/call-next", headers=hall.h("staff")
+                    f"{API}/{hall.code}/windows/1/call-next", headers=hall.h("manager")
                 )
         finally:
             event.remove(Session, "before_commit", fail_before_commit)

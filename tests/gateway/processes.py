@@ -80,3 +80,27 @@ class Process:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+# Windows 1-3 have a keypad, a pad and a board; window 4 only a board.
+DEVICES = [
+    ("keypad", 1, 1, "ff68"), ("keypad", 2, 2, "ff68"), ("keypad", 3, 3, "jh"),
+    ("evaluator", 11, 1, "ff68"), ("evaluator", 12, 2, "ff68"), ("evaluator", 13, 3, "jh"),
+    ("led", 21, 1, "jh"), ("led", 22, 2, "jh"), ("led", 23, 3, "jh"), ("led", 24, 4, "jh"),
+]  # fmt: skip
+
+
+def gateway_config(path: Path, port: Path, hall: str = "testhall") -> None:
+    """A gateway config for the test hall's devices (DEVICES) on one bus at ``port``."""
+    devices = "".join(
+        f'[[buses.devices]]\nkind = "{k}"\naddress = {a}\nwindow = {w}\nprotocol = "{p}"\n'
+        for k, a, w, p in DEVICES
+    )
+    path.write_text(
+        f'hall = "{hall}"\nevaluation_timeout = 60\nhealth_interval = 2\n'
+        'action_retry_seconds = 60\nclosed_text = "窗口已关闭"\n'
+        f'[[buses]]\nname = "hall"\nport = "{port}"\n'
+        "response_timeout = 0.1\nretries = 2\npoll_interval = 0.05\n"
+        "backoff_initial = 0.2\nbackoff_max = 0.5\n" + devices,
+        encoding="utf-8",
+    )

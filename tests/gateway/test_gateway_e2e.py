@@ -23,7 +23,7 @@ from drivers.config import BusConfig
 from drivers.protocols.keypad import KeypadAction
 from drivers.simulators.bus import SimulatedBus
 from services.busclient.client import BusClient
-from tests.gateway.processes import Process, device_tokens, jiaohao
+from tests.gateway.processes import DEVICES, Process, device_tokens, gateway_config, jiaohao
 from tests.helpers import ROOT
 from tests.helpers.cli import engine_env
 from tests.helpers.processes import EngineProcess
@@ -33,27 +33,6 @@ pytestmark = pytest.mark.slow
 
 HALL = "testhall"
 API = f"/api/v1/halls/{HALL}"
-# Windows 1-3 have a keypad, a pad and a board; window 4 only a board.
-DEVICES = [
-    ("keypad", 1, 1, "ff68"), ("keypad", 2, 2, "ff68"), ("keypad", 3, 3, "jh"),
-    ("evaluator", 11, 1, "ff68"), ("evaluator", 12, 2, "ff68"), ("evaluator", 13, 3, "jh"),
-    ("led", 21, 1, "jh"), ("led", 22, 2, "jh"), ("led", 23, 3, "jh"), ("led", 24, 4, "jh"),
-]  # fmt: skip
-
-
-def gateway_config(path: Path, port: Path) -> None:
-    devices = "".join(
-        f'[[buses.devices]]\nkind = "{k}"\naddress = {a}\nwindow = {w}\nprotocol = "{p}"\n'
-        for k, a, w, p in DEVICES
-    )
-    path.write_text(
-        f'hall = "{HALL}"\nevaluation_timeout = 60\nhealth_interval = 2\n'
-        'action_retry_seconds = 60\nclosed_text = "窗口已关闭"\n'
-        f'[[buses]]\nname = "hall"\nport = "{port}"\n'
-        "response_timeout = 0.1\nretries = 2\npoll_interval = 0.05\n"
-        "backoff_initial = 0.2\nbackoff_max = 0.5\n" + devices,
-        encoding="utf-8",
-    )
 
 
 class Display:
@@ -285,6 +264,29 @@ def test_the_hall_through_the_gateway(tmp_path: Path) -> None:
         ]  # fmt: skip
         assert len(calls_at_3) == 1
         assert gateway.running
+
+        # 挂起 (0 + confirm) at window 3: A003 is held as the gateway's configured kind
+        # and the board frees up; 回呼 (3 + confirm) calls it back, shown and announced
+        # like a call.
+        keypad3 = sim.keypad(3)
+        keypad3.press_action(KeypadAction.HOLD)
+        assert board3.wait_for(lambda: board3.content.text == "热情为您服务"), board3.content
+        held = http.get(f"{API}/windows/3/held", headers=as_("display")).json()
+        assert [(h["number"], h["kind"]) for h in held] == [("A003", "missing_documents")]
+        keypad3.press_action(KeypadAction.CALL_BACK)
+        assert board3.wait_for(lambda: board3.content.number == "A003"), board3.content
+        back = display.wait_for(
+            "A003 called back at window 3",
+            lambda m: called("A003", 3)(m) and (m.get("data") or {}).get("called_back") is True,
+        )
+        assert back["data"]["service"] == "business"
+        assert http.get(f"{API}/windows/3/held", headers=as_("display")).json() == []
+        # 回呼 with nothing held: the engine says nothing_held, the keypad beeps.
+        beeps = keypad3.beeps
+        keypad3.press_action(KeypadAction.FINISH)
+        assert board3.wait_for(lambda: board3.content.text == "热情为您服务")
+        keypad3.press_action(KeypadAction.CALL_BACK)
+        assert keypad3.wait_for(lambda: keypad3.beeps == beeps + 1)
 
         # A kiosk's token cannot run a gateway: it says so and exits 2.
         wrong = subprocess.run(

@@ -120,6 +120,8 @@ def test_snapshot_forgets_windows_the_hall_no_longer_has() -> None:
         (KeypadAction.NO_SHOW, "calling", [EngineCall("no-show")]),
         (KeypadAction.PAUSE, "idle", [EngineCall("pause", {"reason": "呼叫器暂停"})]),
         (KeypadAction.PAUSE, "paused", [EngineCall("resume")]),
+        (KeypadAction.HOLD, "serving", [EngineCall("hold", {"kind": "missing_documents"})]),
+        (KeypadAction.CALL_BACK, "idle", [EngineCall("call-back")]),
     ],
 )
 def test_key_presses_become_window_actions(
@@ -130,9 +132,25 @@ def test_key_presses_become_window_actions(
 
 
 def test_keys_without_an_engine_action_are_refused() -> None:
-    for action in (KeypadAction.TRANSFER, KeypadAction.HOLD, KeypadAction.CALL_BACK):
-        todo = plan(action, WindowView(3, state="serving"), open_on_call=True, pause_reason="x")
-        assert todo.calls == () and todo.refusal
+    todo = plan(
+        KeypadAction.TRANSFER, WindowView(3, state="serving"), open_on_call=True, pause_reason="x"
+    )
+    assert todo.calls == () and todo.refusal
+
+
+def test_a_keypad_hold_uses_the_configured_kind_and_the_kinds_are_the_engines() -> None:
+    from services.engine.tickets.states import HoldKind
+    from services.gateway.config import HOLD_KINDS
+
+    assert set(HOLD_KINDS) == {k.value for k in HoldKind}
+    todo = plan(
+        KeypadAction.HOLD,
+        WindowView(3, state="calling"),
+        open_on_call=True,
+        pause_reason="x",
+        hold_kind="waiting",
+    )
+    assert todo.calls == (EngineCall("hold", {"kind": "waiting"}),)
     closed = plan(
         KeypadAction.CALL_NEXT, WindowView(3, state="closed"), open_on_call=False, pause_reason="x"
     )

@@ -40,10 +40,13 @@ async def act(
     action: str,
     body: dict[str, Any] | None = None,
     *,
-    who: str = "staff",
+    who: str = "manager",
     base: str = "",
 ) -> httpx.Response:
-    """A window action (open, call-next, finish, ...), answered as it comes."""
+    """A window action (open, call-next, finish, ...), answered as it comes.
+
+    By the hall's manager unless told (a manager acts at any window; a staff member
+    only at the window they signed in to, and at one window at a time)."""
     return await client.post(
         f"{base}{API}/{hall.code}/windows/{window}/{action}", json=body, headers=hall.h(who)
     )

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.helpers import ROOT
+
 CHROMIUM = "/usr/bin/chromium"
+# Screenshots of the pages, kept after the run to be looked at.
+ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -35,3 +42,20 @@ def require_browser() -> None:
         if os.environ.get("JIAOHAO_REQUIRE_BROWSER") == "1":
             pytest.fail(f"{reason} (JIAOHAO_REQUIRE_BROWSER=1)")
         pytest.skip(reason)
+
+
+@asynccontextmanager
+async def chromium(*extra_args: str) -> AsyncIterator[Any]:
+    """Headless Chromium (Playwright), closed afterwards; skipped or failed as above."""
+    require_browser()
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args], headless=True
+        )
+        try:
+            yield browser
+        finally:
+            await browser.close()

@@ -8,6 +8,7 @@ import pytest
 
 from services.engine.core.errors import (
     InvalidTicketState,
+    TicketNotHeld,
     TicketNotWaiting,
     WindowBusy,
     WindowClosed,
@@ -49,6 +50,11 @@ ALLOWED: dict[tuple[TicketStatus, TicketAction], TicketStatus] = {
     (S.WAITING, A.CANCEL): S.CANCELLED,
     (S.CALLED, A.CANCEL): S.CANCELLED,
     (S.WAITING, A.RETURN): S.WAITING,  # sent to a window that closed: back to its queue
+    (S.CALLED, A.HOLD): S.HELD,  # 挂起, before or after 开始办理
+    (S.SERVING, A.HOLD): S.HELD,
+    (S.HELD, A.CALL_BACK): S.CALLED,  # 回呼
+    (S.HELD, A.CANCEL): S.CANCELLED,  # the citizen gave up
+    (S.HELD, A.EXPIRE): S.HELD_EXPIRED,  # its business day ended
 }
 # Issuing creates a ticket; it is no transition from any state.
 ACTIONS = [a for a in TicketAction if a is not A.ISSUE]
@@ -69,20 +75,23 @@ def test_refused_ticket_transition(current: TicketStatus, action: TicketAction) 
     if action is A.CALL:
         # A clerk calling a ticket someone else already has gets the specific code.
         assert isinstance(refusal, TicketNotWaiting) and refusal.code == "ticket_not_waiting"
+    elif action is A.CALL_BACK:
+        assert isinstance(refusal, TicketNotHeld) and refusal.code == "ticket_not_held"
     else:
         assert type(refusal) is InvalidTicketState and refusal.code == "invalid_ticket_state"
         assert refusal.extra == {"ticket_status": current.value, "action": action.value}
 
 
 def test_end_states_are_final() -> None:
-    for status in (S.DONE, S.NO_SHOW, S.CANCELLED, S.TRANSFERRED):
+    for status in (S.DONE, S.NO_SHOW, S.CANCELLED, S.TRANSFERRED, S.HELD_EXPIRED):
         for action in ACTIONS:
             with pytest.raises(InvalidTicketState):
                 next_status(status, action)
 
 
 def test_status_groups() -> None:
-    assert {S.WAITING, S.CALLED, S.SERVING} == OPEN_STATUSES
+    # A held ticket is still the citizen's open ticket (one per person and service).
+    assert {S.WAITING, S.CALLED, S.SERVING, S.HELD} == OPEN_STATUSES
     assert {S.CALLED, S.SERVING} == IN_HAND_STATUSES
 
 

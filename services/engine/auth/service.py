@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import bindparam, select, update
@@ -69,6 +70,9 @@ async def login(
         )
         raise Unauthorized("wrong username or password")
     throttle.give_back(attempt)
+    # When the account last logged in (the accounts page shows it).
+    await session.execute(update(User).where(User.id == account.id).values(last_login_at=utcnow()))
+    await session.commit()
     return security.create_access_token(
         secret=secret,
         user_id=account.id,
@@ -187,3 +191,12 @@ async def revoke_device(*, session: AsyncSession, hall: Hall, name: str) -> Devi
     device.active = False
     await session.commit()
     return device
+
+
+async def usernames(*, session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str]:
+    """Account names by id (the window shows who signs in there)."""
+    wanted = sorted(set(user_ids))
+    if not wanted:
+        return {}
+    rows = await session.execute(select(User.id, User.username).where(User.id.in_(wanted)))
+    return {int(i): str(name) for i, name in rows.all()}

@@ -82,6 +82,37 @@ class TicketNotWaiting(InvalidTicketState):
     title = "Ticket is not waiting"
 
 
+class TicketNotHeld(InvalidTicketState):
+    code = "ticket_not_held"
+    title = "The ticket is not held"
+
+
+class HeldByOtherWindow(Refusal):
+    code = "held_by_other_window"
+    title = "The ticket is held at another window"
+
+
+class NothingHeld(Refusal):
+    code = "nothing_held"
+    title = "No ticket is held at this window"
+
+
+class OutcomeRequired(Refusal):
+    status = 422
+    code = "outcome_required"
+    title = "This hall records the outcome of every case"
+
+
+class NotSignedIn(Forbidden):
+    code = "not_signed_in"
+    title = "Sign in at this window first"
+
+
+class StaffOnly(Forbidden):
+    code = "staff_only"
+    title = "Only a staff account signs in at a window"
+
+
 class WindowPaused(Refusal):
     code = "window_paused"
     title = "Window is paused"
@@ -117,6 +148,26 @@ class RatingNeedsReason(Refusal):
     status = 422
     code = "rating_needs_reason"
     title = "A bad rating (差评) needs a reason or a comment"
+
+
+class RatingClosed(Refusal):
+    code = "rating_closed"
+    title = "The time to rate this ticket has passed"
+
+
+class CaseStepRefused(Refusal):
+    code = "case_step_out_of_order"
+    title = "This step does not follow the bad-review case's current state"
+
+
+class AppealRefused(Refusal):
+    code = "appeal_not_allowed"
+    title = "This bad review cannot be appealed now"
+
+
+class AlertResolved(Refusal):
+    code = "alert_resolved"
+    title = "This alert was already resolved"
 
 
 class ServiceInactive(Refusal):

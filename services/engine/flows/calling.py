@@ -22,6 +22,8 @@ from services.engine.events import outbox
 from services.engine.halls.models import Hall
 from services.engine.halls.service import rules_of
 from services.engine.tickets import repository as tickets_repo
+from services.engine.tickets.models import Ticket
+from services.engine.tickets.numbering import business_date, parse_number
 from services.engine.tickets.states import TicketStatus
 from services.engine.windows import repository as windows_repo
 from services.engine.windows import service as windows
@@ -44,11 +46,11 @@ async def call_next(
 ) -> windows.WindowResult:
     """Call the best waiting ticket for this window (two windows never get the same one)."""
     now = now or utcnow()
-    window = await windows.load_window(session, hall, number)
+    window = await windows.load_to_act(session, hall, number, principal)
     ensure_can_call(WindowState(window.state))
     finished = await windows.finish_in_hand(session, hall, window, principal, now)
     # The hall's calling policy (balancing.policy; replaceable through POLICIES).
-    view = await balancing.window_view(session, hall, window.id)
+    view = await balancing.window_view(session, hall, window.id, now=now)
     ratio = rules_of(hall).ratio()
     state = interleave.InterleaveState(window.favoured_run, window.normal_run)
     for round_number, per_group in enumerate(HEADS_PER_GROUP, start=1):
@@ -105,17 +107,24 @@ async def call_ticket(
     session: AsyncSession,
     hall: Hall,
     number: int,
-    ticket_id: int,
+    ticket_id: int | None,
+    ticket_number: str | None = None,
     reason: str,
     principal: Principal,
 ) -> windows.WindowResult:
-    """Call one given waiting ticket out of turn (指定呼叫), with a reason."""
+    """Call one given waiting ticket out of turn (指呼 / 指定呼叫), with a reason: by its
+    id, or by the number printed on the slip the clerk reads (today's ticket)."""
     now = utcnow()
-    window = await windows.load_window(session, hall, number)
+    window = await windows.load_to_act(session, hall, number, principal)
     ensure_can_call(WindowState(window.state))
-    target = await tickets_repo.get_ticket(session, hall.id, ticket_id)
+    target = (
+        await tickets_repo.get_ticket(session, hall.id, ticket_id)
+        if ticket_id is not None
+        else await _waiting_by_number(session, hall, ticket_number or "", now)
+    )
     if target is None:
-        raise NotFound(f"no ticket {ticket_id} in this hall")
+        raise NotFound(f"no ticket {ticket_id or ticket_number} in this hall today")
+    ticket_id = target.id
     if target.status != TicketStatus.WAITING.value:
         raise TicketNotWaiting(f"ticket {target.number} is {target.status}, not waiting")
     weights = await windows_repo.service_weights(session, window.id)
@@ -139,3 +148,23 @@ async def call_ticket(
     service = await windows.announce_call(session, hall, window, ticket, now)
     await outbox.commit(session)
     return windows.WindowResult(window, ticket, service)
+
+
+async def _waiting_by_number(
+    session: AsyncSession, hall: Hall, number: str, now: datetime
+) -> Ticket | None:
+    """Today's ticket with this printed number (``A23`` finds ``A023``): the one still
+    open if a transfer carried the number on."""
+    wanted = parse_number(number)
+    if wanted is None:
+        return None
+    day = business_date(now, hall.timezone)
+    found = [
+        t
+        for t in await tickets_repo.tickets_of_day_with_sequence(session, hall.id, day, wanted[1])
+        if parse_number(t.number) == wanted
+    ]
+    # The open one if a transfer carried the number on, else the last (to say its state).
+    return next((t for t in found if t.status == TicketStatus.WAITING.value), None) or (
+        found[-1] if found else None
+    )

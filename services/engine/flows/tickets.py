@@ -182,6 +182,8 @@ class Position:
             TicketStatus.NO_SHOW.value: "已过号, 请重新取号",
             TicketStatus.CANCELLED.value: "已取消",
             TicketStatus.TRANSFERRED.value: "已转移",
+            TicketStatus.HELD.value: "已挂起, 请等候回呼",
+            TicketStatus.HELD_EXPIRED.value: "挂起已过期, 请重新取号",
         }.get(self.status, self.status)
 
 

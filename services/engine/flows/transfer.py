@@ -46,7 +46,7 @@ async def transfer(
     target_window: Window | None = None
     if window_number is not None and window_number < number:
         target_window = await windows_repo.get_window_for_update(session, hall.id, window_number)
-    window = await windows.load_window(session, hall, number)
+    window = await windows.load_to_act(session, hall, number, principal)
     if window_number is not None and window_number > number:
         target_window = await windows_repo.get_window_for_update(session, hall.id, window_number)
     ticket, service = await windows.held(session, window)

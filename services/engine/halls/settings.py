@@ -72,6 +72,16 @@ class RulesSpec(Strict):
     # given by staff at the guide desk (导办台) unless the hall lets its kiosks offer
     # them; appointments come only from a booking's check-in.
     kiosk_classes: tuple[Literal["normal", "priority", "green"], ...] = ("normal",)
+    # 办理结果: the hall's clerks must record each case's outcome when finishing it
+    # (a keypad has no key for it: its 办结 records none).
+    outcome_required: bool = False
+    # 忙闲不均: a window with fewer cases than this in a month is reported as little used
+    # (a seed: "个别窗口还存在每月业务量低于10件的现象").
+    low_volume_cases_per_month: int = Field(default=10, ge=0, le=100000)
+    # The manager's dashboard (实时监控): a pause longer than this many minutes is an
+    # alert, and a case longer than this multiple of its service's mean is highlighted.
+    pause_alert_minutes: int = Field(default=15, ge=1, le=480)
+    long_case_factor: float = Field(default=2.0, ge=1.0, le=20.0)
 
     def kiosk_may_issue(self, priority: str) -> bool:
         return priority in self.kiosk_classes

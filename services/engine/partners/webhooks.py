@@ -23,11 +23,11 @@ import json
 import logging
 import secrets
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from sqlalchemy import select
@@ -43,7 +43,8 @@ from services.engine.events.models import HallEvent
 from services.engine.halls.models import Hall
 from services.engine.partners import repository, signing
 from services.engine.partners.models import Partner, WebhookCursor, WebhookDelivery
-from services.engine.partners.service import forget_old_nonces, secret_of
+from services.engine.partners.service import secret_of
+from services.engine.public.signing import ticket_signature
 from services.engine.tickets import service as tickets
 
 log = logging.getLogger("jiaohao.webhooks")
@@ -56,6 +57,8 @@ SEND_TIMEOUT_SECONDS = 10.0
 LEASE_SECONDS = 60.0
 EVENT_BATCH = 500
 # Events after which the places ahead of a waiting ticket may have changed.
+# (hall code, ticket id) -> the ticket's signed rating address (好差评 by link).
+RatingLink = Callable[[str, int], str]
 _QUEUE_MOVES = frozenset({"ticket.called", "queue.changed", "ticket.cancelled", "ticket.issued"})
 
 
@@ -76,7 +79,6 @@ class RunStats:
     delivered: int = 0
     failed_attempts: int = 0
     given_up: int = 0
-    no_shows: int = 0
 
 
 async def _claim_cursor(session: AsyncSession, hall_id: int) -> WebhookCursor | None:
@@ -118,8 +120,14 @@ async def _add_delivery(
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-async def derive_deliveries(session: AsyncSession, *, now: datetime) -> int:
-    """Read new outbox events of halls with webhook partners; queue their notifications."""
+async def derive_deliveries(
+    session: AsyncSession, *, now: datetime, rating_link: RatingLink | None = None
+) -> int:
+    """Read new outbox events of halls with webhook partners; queue their notifications.
+
+    ``rating_link(hall, ticket_id)``: the signed rating address sent with
+    ``ticket.finished`` (好差评 by SMS/WeChat), or None to send none.
+    """
     partners = await repository.webhook_partners(session)
     by_hall: dict[int, set[int]] = defaultdict(set)
     for partner in partners:
@@ -145,7 +153,7 @@ async def derive_deliveries(session: AsyncSession, *, now: datetime) -> int:
             continue
         hall = await session.get(Hall, hall_id)
         assert hall is not None
-        created += await _derive_hall(session, hall, partner_ids, events, now)
+        created += await _derive_hall(session, hall, partner_ids, events, now, rating_link)
         cursor.last_seq = events[-1].seq
     await session.commit()
     return created
@@ -157,9 +165,17 @@ async def _derive_hall(
     partner_ids: set[int],
     events: Sequence[HallEvent],
     now: datetime,
+    rating_link: RatingLink | None = None,
 ) -> int:
     created = 0
     for event in events:
+        if (
+            event.type == "ticket.finished"
+            and rating_link is not None
+            and event.payload.get("ticket_id") is not None
+        ):
+            created += await _finished(session, hall, partner_ids, event, now, rating_link)
+            continue
         if event.type != "ticket.called" or event.payload.get("ticket_id") is None:
             continue
         booking = await bookings_repo.booking_of_ticket(session, int(event.payload["ticket_id"]))
@@ -211,6 +227,37 @@ async def _derive_hall(
             now,
         )
     return created
+
+
+async def _finished(
+    session: AsyncSession,
+    hall: Hall,
+    partner_ids: set[int],
+    event: HallEvent,
+    now: datetime,
+    rating_link: RatingLink,
+) -> int:
+    """``ticket.finished`` of a partner's booking, with the signed rating link the partner
+    sends on by SMS/WeChat (好差评; rating stays the citizen's free choice)."""
+    booking = await bookings_repo.booking_of_ticket(session, int(event.payload["ticket_id"]))
+    if booking is None or booking.partner_id not in partner_ids or booking.ticket_id is None:
+        return 0
+    return await _add_delivery(
+        session,
+        booking.partner_id,
+        hall.id,
+        f"finished:{event.seq}",
+        "ticket.finished",
+        {
+            "hall": hall.code,
+            "booking_code": booking.code,
+            "ticket_id": booking.ticket_id,
+            "number": event.payload.get("number"),
+            "rating_url": rating_link(hall.code, booking.ticket_id),
+            "message": "业务已办结，欢迎对本次服务进行评价（自愿）",
+        },
+        now,
+    )
 
 
 @dataclass(frozen=True)
@@ -266,7 +313,8 @@ def webhook_body(claimed: _Claimed, now: datetime) -> bytes:
 
 
 class WebhookWorker:
-    """Derives and sends partner webhooks; also sweeps no-shows and old nonces."""
+    """Derives and sends partner webhooks (the hall's housekeeping is
+    flows/housekeeping.py)."""
 
     def __init__(
         self,
@@ -274,32 +322,27 @@ class WebhookWorker:
         settings: Settings,
         *,
         interval: float = 2.0,
-        housekeeping_every: float = 60.0,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self._settings = settings
         self._interval = interval
-        self._housekeeping_every = housekeeping_every
         self._transport = transport
         self._task: asyncio.Task[None] | None = None
-        self._last_housekeeping: datetime | None = None
+
+    def _rating_link(self, hall: str, ticket_id: int) -> str:
+        """The signed rating page of a finished ticket (channel ``sms``)."""
+        sig = ticket_signature(self._settings.secret_key, hall, ticket_id)
+        path = f"/t/{quote(hall, safe='')}/{ticket_id}/rate?s={sig}&via=sms"
+        base = self._settings.public_base_url
+        return base.rstrip("/") + path if base else path
 
     async def run_once(self, now: datetime | None = None) -> RunStats:
-        """One pass: housekeeping when due, derive new notifications, send due ones."""
+        """One pass: derive new notifications, send due ones."""
         now = now or utcnow()
         stats = RunStats()
-        if (
-            self._last_housekeeping is None
-            or (now - self._last_housekeeping).total_seconds() >= self._housekeeping_every
-        ):
-            self._last_housekeeping = now
-            async with self._sessionmaker() as session:
-                stats.no_shows = await bookings_service.sweep_no_shows(session=session, now=now)
-            async with self._sessionmaker() as session:
-                await forget_old_nonces(session=session, now=now)
         async with self._sessionmaker() as session:
-            stats.derived = await derive_deliveries(session, now=now)
+            stats.derived = await derive_deliveries(session, now=now, rating_link=self._rating_link)
         async with self._sessionmaker() as session:
             claimed = await claim_due(session, now=now)
         if claimed:

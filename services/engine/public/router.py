@@ -75,6 +75,8 @@ def status_text(status: TicketStatus, window: int | None) -> str:
         TicketStatus.NO_SHOW: "已过号，请重新取号",
         TicketStatus.CANCELLED: "已取消",
         TicketStatus.TRANSFERRED: "已转办",
+        TicketStatus.HELD: "已挂起，请按窗口要求准备后等候回呼",
+        TicketStatus.HELD_EXPIRED: "挂起已过期，请重新取号",
     }[status]
 
 
@@ -111,7 +113,13 @@ async def _public_view(
         business_date=t.business_date,
         issued_at=t.issued_at.astimezone(ZoneInfo(found.timezone)),
         updated_at=utcnow().astimezone(ZoneInfo(found.timezone)),
-        final=status in (TicketStatus.DONE, TicketStatus.NO_SHOW, TicketStatus.CANCELLED),
+        final=status
+        in (
+            TicketStatus.DONE,
+            TicketStatus.NO_SHOW,
+            TicketStatus.CANCELLED,
+            TicketStatus.HELD_EXPIRED,
+        ),
     )
 
 

@@ -88,6 +88,7 @@ async def apply_hall_file(*, session: AsyncSession, spec: HallFile) -> ApplyRepo
     await session.flush()
 
     existing_windows = {w.number: w for w in await windows_repo.windows_of(session, hall.id)}
+    codes_by_id = {s.id: s.code for s in services_by_code.values()}
     links = {
         (ws.window_id, ws.service_id): ws
         for ws in await windows_repo.window_services_of(session, hall.id)
@@ -103,6 +104,31 @@ async def apply_hall_file(*, session: AsyncSession, spec: HallFile) -> ApplyRepo
         else:
             _assign(window, values, f"window {win.number}", report)
         wanted = {services_by_code[code].id: link for code, link in win.links().items()}
+        if window.services_adjusted_at is not None:
+            planned = {code: [w, r.value] for code, (w, r) in sorted(win.links().items())}
+            when = window.services_adjusted_at.isoformat(timespec="minutes")
+            if spec.hall.keep_adjustments:
+                # The manager's change stands; the file's plan is what it differs from.
+                kept = {k: v for k, v in links.items() if k[0] == window.id}
+                for key in kept:
+                    links.pop(key)
+                now_serves = {
+                    codes_by_id.get(sid, str(sid)): [link.weight, link.role]
+                    for (_, sid), link in sorted(kept.items())
+                    if link.role != "tidal"
+                }
+                if now_serves != planned:
+                    report.changes.append(
+                        f"window {win.number}: keeps its services changed on the spot at {when}"
+                        f" (keep_adjustments): {now_serves} instead of the file's {planned}"
+                    )
+                if window.planned_services != planned:
+                    window.planned_services = planned
+                continue
+            report.changes.append(
+                f"window {win.number}: services changed on the spot at {when} reset to the file"
+            )
+            window.services_adjusted_at, window.planned_services = None, None
         for service_id, (weight, role) in wanted.items():
             link = links.pop((window.id, service_id), None)
             if link is None:

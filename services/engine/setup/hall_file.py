@@ -91,6 +91,9 @@ class HallSpec(_Strict):
     hours: HoursSpec = Field(default_factory=HoursSpec)
     rules: RulesSpec = Field(default_factory=RulesSpec)
     tidal: TidalSpec = Field(default_factory=TidalSpec)
+    # A window's services changed on the spot (the manager's dashboard) survive
+    # ``hall apply`` only when this is true; otherwise the file wins (docs/manage.md).
+    keep_adjustments: bool = False
     # Appointments (预约); absent means the hall takes no bookings.
     booking: BookingSpec | None = None
 

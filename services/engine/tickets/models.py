@@ -64,6 +64,13 @@ class Ticket(Base):
             sqlite_where=text("target_window_id IS NOT NULL"),
         ),
         Index("ix_tickets_person", "hall_id", "service_id", "person_hash"),
+        # A window's held tickets (挂起; few at any time).
+        Index(
+            "ix_tickets_held",
+            "window_id",
+            postgresql_where=text("status = 'held'"),
+            sqlite_where=text("status = 'held'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
@@ -101,6 +108,13 @@ class Ticket(Base):
         ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True
     )
     transferred_to_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # 挂起: since when, why (kind and the clerk's words); time on hold is not handling.
+    held_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    hold_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    hold_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    held_seconds: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # 办理结果 of a finished case (done, accepted, told_missing, consulted, referred).
+    outcome: Mapped[str | None] = mapped_column(String(16), nullable=True)
     # Keyed hashes only (never the numbers themselves) and a display tail.
     person_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
     phone_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -111,6 +125,8 @@ class TicketEvent(Base):
     """Append-only log of every change to a ticket: who, what, when, from which state."""
 
     __tablename__ = "ticket_events"
+    # A window's steps over a day (the console's counts; statistics by window).
+    __table_args__ = (Index("ix_ticket_events_window_at", "window_id", "at"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
@@ -121,4 +137,6 @@ class TicketEvent(Base):
     to_status: Mapped[str] = mapped_column(String(16))
     actor: Mapped[str] = mapped_column(String(64))
     window_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # The clerk signed in at the window when the step was taken.
+    staff_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.engine.tickets.models import Ticket, TicketCounter, TicketEvent
 from services.engine.tickets.states import (
+    FAVOURED,
     OPEN_STATUSES,
     PriorityClass,
     TicketAction,
@@ -494,6 +495,7 @@ def log_event(
             to_status=ticket.status,
             actor=actor,
             window_id=ticket.window_id,
+            staff_user_id=ticket.staff_user_id,
             detail=detail or {},
         )
     )
@@ -542,3 +544,135 @@ async def tickets_of_day_with_sequence(
         .scalars()
         .all()
     )
+
+
+async def held_at_window(session: AsyncSession, window_id: int) -> Sequence[Ticket]:
+    """A window's held tickets (挂起), held longest first."""
+    return (
+        (
+            await session.execute(
+                select(Ticket)
+                .where(Ticket.window_id == window_id, Ticket.status == TicketStatus.HELD.value)
+                .order_by(Ticket.held_at, Ticket.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def held_named(
+    session: AsyncSession, hall_id: int, *, ticket_id: int | None, sequence: int | None, day: date
+) -> Sequence[Ticket]:
+    """Held tickets of the hall named by id, or by today's sequence number (the caller
+    compares the printed numbers)."""
+    query = select(Ticket).where(
+        Ticket.hall_id == hall_id, Ticket.status == TicketStatus.HELD.value
+    )
+    if ticket_id is not None:
+        query = query.where(Ticket.id == ticket_id)
+    else:
+        query = query.where(Ticket.business_date == day, Ticket.sequence == sequence)
+    return (await session.execute(query.order_by(Ticket.id))).scalars().all()
+
+
+async def held_before_for_update(
+    session: AsyncSession, hall_id: int, day: date, *, limit: int = 500
+) -> Sequence[Ticket]:
+    """Held tickets of business days before ``day``: their day is over. Locked, and on
+    PostgreSQL skipped when another engine process is closing them."""
+    query = (
+        select(Ticket)
+        .where(
+            Ticket.hall_id == hall_id,
+            Ticket.status == TicketStatus.HELD.value,
+            Ticket.business_date < day,
+        )
+        .order_by(Ticket.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.execute(query)).scalars().all()
+
+
+async def window_actions_since(
+    session: AsyncSession, window_id: int, since: datetime
+) -> dict[str, int]:
+    """How many of each step the ticket log records at a window since a moment."""
+    rows = await session.execute(
+        select(TicketEvent.action, func.count())
+        .where(TicketEvent.window_id == window_id, TicketEvent.at >= since)
+        .group_by(TicketEvent.action)
+    )
+    return {str(action): int(n) for action, n in rows.all()}
+
+
+async def outcomes_since(session: AsyncSession, window_id: int, since: datetime) -> dict[str, int]:
+    """Cases finished at a window since a moment, by outcome ("" when none was given)."""
+    finished = (
+        select(TicketEvent.ticket_id)
+        .where(
+            TicketEvent.window_id == window_id,
+            TicketEvent.at >= since,
+            TicketEvent.action == TicketAction.FINISH.value,
+        )
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(Ticket.outcome, func.count())
+        .where(Ticket.id.in_(finished), Ticket.status == TicketStatus.DONE.value)
+        .group_by(Ticket.outcome)
+    )
+    return {str(outcome or ""): int(n) for outcome, n in rows.all()}
+
+
+async def last_finished_at_window(
+    session: AsyncSession, window_id: int, since: datetime
+) -> Ticket | None:
+    """The last case finished at a window since a moment (read from the ticket log)."""
+    ticket_id = (
+        await session.execute(
+            select(TicketEvent.ticket_id)
+            .where(
+                TicketEvent.window_id == window_id,
+                TicketEvent.at >= since,
+                TicketEvent.action == TicketAction.FINISH.value,
+            )
+            .order_by(TicketEvent.at.desc(), TicketEvent.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return None if ticket_id is None else await session.get(Ticket, ticket_id)
+
+
+async def queue_preview(
+    session: AsyncSession, hall_id: int, service_id: int, window_id: int, *, limit: int
+) -> tuple[int, datetime | None, Sequence[Ticket]]:
+    """One service's queue as a window sees it: how many wait (its own or sent to this
+    window), since when the oldest, and the first few (green, favoured, then the rest;
+    oldest first within each)."""
+    mine = and_(
+        Ticket.hall_id == hall_id,
+        Ticket.status == TicketStatus.WAITING.value,
+        Ticket.service_id == service_id,
+        or_(Ticket.target_window_id.is_(None), Ticket.target_window_id == window_id),
+    )
+    count, oldest = (
+        await session.execute(select(func.count(), func.min(Ticket.queued_at)).where(mine))
+    ).one()
+    rank = case(
+        (Ticket.priority == PriorityClass.GREEN.value, 0),
+        (Ticket.priority.in_([c.value for c in FAVOURED]), 1),
+        else_=2,
+    )
+    first = (
+        (
+            await session.execute(
+                select(Ticket).where(mine).order_by(rank, Ticket.queued_at, Ticket.id).limit(limit)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return int(count or 0), oldest, first

@@ -49,6 +49,11 @@ class TicketOut(BaseModel):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     recall_count: int = 0
+    held_at: datetime | None = Field(default=None, description="挂起 since (held tickets)")
+    hold_kind: str | None = Field(default=None, description="why it was last held (挂起)")
+    hold_reason: str | None = None
+    held_seconds: int = Field(default=0, description="time on hold so far (not handling time)")
+    outcome: str | None = Field(default=None, description="办理结果 of a finished case")
     window: int | None = Field(default=None, description="the window that called it")
     target_window: int | None = None
     transferred_to: int | None = None

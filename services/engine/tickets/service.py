@@ -42,6 +42,7 @@ from services.engine.tickets.states import (
     TicketAction,
     TicketSource,
     TicketStatus,
+    held_seconds,
     next_status,
 )
 
@@ -460,8 +461,18 @@ def transition(
             ticket.queued_at = queued_at or at
             ticket.window_id = None
             ticket.called_at = None
-        case TicketAction.NO_SHOW | TicketAction.TRANSFER | TicketAction.CANCEL:
+        case TicketAction.NO_SHOW | TicketAction.TRANSFER:
             ticket.closed_at = at
+        case TicketAction.CANCEL | TicketAction.EXPIRE:
+            _end_hold(ticket, at)
+            ticket.closed_at = at
+        case TicketAction.HOLD:
+            # Kind and reason are the caller's; the window keeps the ticket (window_id).
+            ticket.held_at = at
+        case TicketAction.CALL_BACK:
+            _end_hold(ticket, at)
+            ticket.called_at = at
+            ticket.recall_count = 0
         case TicketAction.RETURN:
             # Its queued_at is kept: back at the place it had in its service's queue.
             ticket.target_window_id = None
@@ -469,6 +480,13 @@ def transition(
         session, ticket, action=action, from_status=before.value, actor=actor, at=at, detail=detail
     )
     return before
+
+
+def _end_hold(ticket: Ticket, at: datetime) -> None:
+    """Time on hold is counted apart: it is not handling time (统计: 办理时长)."""
+    if ticket.held_at is not None:
+        ticket.held_seconds = (ticket.held_seconds or 0) + held_seconds(ticket.held_at, at)
+        ticket.held_at = None
 
 
 def claim_values(window_id: int, staff_user_id: int | None, at: datetime) -> dict[str, Any]:

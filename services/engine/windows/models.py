@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.engine.core.db import Base, BigId, UTCDateTime, utcnow
@@ -32,6 +43,13 @@ class Window(Base):
     normal_run: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     state_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the clerk in staff_user_id signed in here (签到).
+    staff_since: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    # Its services were changed on the spot (a manager's page) at this moment, and what
+    # it served before that ({code: [weight, role]}, the hall file's plan): ``hall apply``
+    # tells them apart (docs/manage.md).
+    services_adjusted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    planned_services: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
 
 
 class WindowService(Base):
@@ -47,3 +65,26 @@ class WindowService(Base):
     )
     weight: Mapped[float] = mapped_column(Float, default=1.0)
     role: Mapped[str] = mapped_column(String(16), default="primary", server_default="primary")
+
+
+class WindowLogEntry(Base):
+    """The window log (窗口日志): sign-in, sign-out, open, close, pause, resume.
+
+    Durable (statistics read months of it), unlike the hall event outbox.
+    """
+
+    __tablename__ = "window_log"
+    __table_args__ = (
+        Index("ix_window_log_hall_at", "hall_id", "at"),
+        Index("ix_window_log_window_at", "window_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"))
+    window_id: Mapped[int] = mapped_column(ForeignKey("windows.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    action: Mapped[str] = mapped_column(String(16))
+    actor: Mapped[str] = mapped_column(String(64))
+    # The clerk the entry is about (who signed in or out; who worked the window).
+    staff_user_id: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,8 +1,8 @@
 // Hall display (综合屏): follows the hall event bus (docs/bus.md) and speaks each call.
 // Never shows personal data: events carry ticket numbers, windows and services only.
-"use strict";
+import { HallBus } from "/assets/js/bus.js";
 
-(function () {
+function main() {
   const body = document.body;
   const hall = body.dataset.hall;
   const params = new URLSearchParams(location.search);
@@ -158,7 +158,6 @@
 
   // ---- hall state, as the bus says it ----
   const state = {
-    seq: null, // last sequence number dealt with: the resume point
     windows: new Map(),
     services: new Map(),
     recent: [],
@@ -172,7 +171,6 @@
   const WINDOW_STATES = { closed: "未开放", idle: "空闲", calling: "呼叫中", serving: "办理中", paused: "暂停服务" };
 
   function applySnapshot(s) {
-    state.seq = s.seq;
     state.snapshots++;
     $("hall-name").textContent = s.hall.name;
     document.title = `${s.hall.name} · 综合屏`;
@@ -234,7 +232,6 @@
       default:
         break;
     }
-    state.seq = ev.seq;
     render();
   }
 
@@ -310,17 +307,15 @@
   tick();
   setInterval(tick, 1000);
 
-  // ---- the connection: snapshot or resume, live events, heartbeats, reconnect ----
-  let ws = null;
-  let attempt = 0;
-  let heartbeat = 15;
-  let lastHeard = Date.now();
-  let lastPing = 0;
-  let catchUpUntil = null; // while resuming: calls older than this are shown but not spoken
+  // ---- the connection: the shared bus client (snapshot or resume, live, reconnect) ----
   let offlineTimer = null;
 
-  function setConnection(s, text) {
+  function setConnection(s, detail) {
+    // A reconnect attempt after a break still shows the break until it is live again.
+    if (s === "connecting" && (state.connection === "offline" || state.connection === "refused")) return;
     state.connection = s;
+    let text = { connecting: "正在连接…", live: "实时连接", offline: "连接中断，正在重连" }[s] || s;
+    if (s === "refused") text = detail && detail.code === 4404 ? "大厅不存在" : "显示屏令牌无效";
     $("status").dataset.state = s;
     $("status-text").textContent = text;
     const offline = s === "offline" || s === "refused";
@@ -336,78 +331,19 @@
     }
   }
 
-  function send(msg) {
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
-  }
+  const bus = new HallBus({
+    hall,
+    token: () => token,
+    onSnapshot: applySnapshot,
+    // Calls replayed while catching up after a break are shown, not spoken.
+    onEvent: (ev, info) => applyEvent(ev, !info.catchingUp),
+    onState: setConnection,
+  });
 
-  function connect() {
-    const proto = location.protocol === "https:" ? "wss:" : "ws:";
-    const query = state.seq === null ? "" : `?since=${state.seq}`;
-    const url = `${proto}//${location.host}/api/v1/halls/${encodeURIComponent(hall)}/events${query}`;
-    // Browsers cannot set headers on a WebSocket: the token rides as a subprotocol.
-    ws = new WebSocket(url, ["jiaohao.v1", `jiaohao.bearer.${token}`]);
-    const socket = ws;
-    socket.onopen = () => { lastHeard = Date.now(); };
-    socket.onmessage = (m) => {
-      if (socket !== ws) return;
-      lastHeard = Date.now();
-      let msg;
-      try { msg = JSON.parse(m.data); } catch (e) { return; }
-      switch (msg.kind) {
-        case "snapshot":
-          applySnapshot(msg);
-          break;
-        case "resume":
-          catchUpUntil = Date.parse(msg.at) - 30000;
-          break;
-        case "event":
-          if (state.seq !== null && msg.seq <= state.seq) break;
-          applyEvent(msg, catchUpUntil === null || Date.parse(msg.at) >= catchUpUntil);
-          break;
-        case "live":
-          catchUpUntil = null;
-          heartbeat = msg.heartbeat || heartbeat;
-          attempt = 0;
-          setConnection("live", "实时连接");
-          break;
-        case "ping":
-          if (state.seq === null || msg.seq > state.seq) state.seq = msg.seq;
-          send({ kind: "pong" });
-          break;
-        default:
-          break;
-      }
-    };
-    socket.onclose = (e) => {
-      if (socket !== ws) return;
-      ws = null;
-      catchUpUntil = null;
-      let delay = Math.min(15000, 500 * 2 ** attempt) * (0.75 + Math.random() * 0.5);
-      attempt++;
-      if (e.code === 4401 || e.code === 4403 || e.code === 4404) {
-        setConnection("refused", e.code === 4404 ? "大厅不存在" : "显示屏令牌无效");
-        delay = 60000;
-      } else {
-        setConnection("offline", "连接中断，正在重连");
-      }
-      setTimeout(connect, delay);
-    };
-  }
+  function send(msg) { bus.send(msg); }
 
-  // Heartbeats both ways: ours every period; silence for three periods means a dead link.
-  setInterval(() => {
-    if (!ws || ws.readyState !== WebSocket.OPEN) return;
-    if (Date.now() - lastHeard > heartbeat * 3000) {
-      ws.close(4000, "no heartbeat");
-      ws.onclose({ code: 4000 });
-      return;
-    }
-    if (Date.now() - lastPing >= heartbeat * 1000) {
-      lastPing = Date.now();
-      send({ kind: "ping" });
-    }
-  }, 2000);
+  window.jiaohao = { state, voice, announcementFor, windowWords, bus };
+  bus.start();
+}
 
-  window.jiaohao = { state, voice, announcementFor, windowWords, connect: () => ws };
-  connect();
-})();
+main();
