@@ -39,6 +39,7 @@ from services.engine.health import healthz, readyz
 from services.engine.logs import RequestLog
 from services.engine.manage.router import api as manage_api_router
 from services.engine.manage.router import pages as manage_pages_router
+from services.engine.pages import router as pages_router
 from services.engine.partners.webhooks import WebhookWorker
 from services.engine.public.router import router as public_router
 from services.engine.reviews.pages import router as reviews_pages_router
@@ -148,6 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         partner_bookings_router,
         display_router,
         console_router,
+        pages_router,
         manage_api_router,
         manage_pages_router,
         devices_router,

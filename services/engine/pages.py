@@ -13,9 +13,11 @@ from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 
+from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.assets import VENDOR_DIR, served_files
 from services.engine.core.errors import NotFound
 from services.engine.halls.service import get_hall
 
@@ -30,6 +32,11 @@ STAFF_PAGE_HEADERS = {
 }
 JS = "text/javascript; charset=utf-8"
 CSS = "text/css; charset=utf-8"
+# The ES modules every page shares: the bus client, the login, refusals in Chinese.
+SHARED = Path(__file__).resolve().parent / "static" / "js"
+
+# The files the pages share: /assets/js/ (ours), /assets/vendor/ (fetched at install).
+router = APIRouter(tags=["pages"])
 
 
 @lru_cache
@@ -57,4 +64,26 @@ def page_file(folder: Path, files: Mapping[str, str], name: str) -> FileResponse
         raise NotFound(f"no page file {name!r}")
     return FileResponse(
         folder / name, media_type=files[name], headers={"Cache-Control": "no-cache"}
+    )
+
+
+@lru_cache
+def shared_modules() -> frozenset[str]:
+    return frozenset(p.name for p in SHARED.glob("*.js"))
+
+
+@router.get("/assets/js/{name}", include_in_schema=False)
+async def shared_module(name: str) -> FileResponse:
+    """An ES module the engine's pages share."""
+    return page_file(SHARED, dict.fromkeys(shared_modules(), JS), name)
+
+
+@router.get("/assets/vendor/{name}", include_in_schema=False)
+async def vendor_file(name: str) -> FileResponse:
+    """A third-party front-end file fetched at install time (services/assets.py)."""
+    if name not in served_files():
+        raise NotFound(f"no front-end file {name!r} (run `jiaohao assets`)")
+    media = JS if name.endswith(".js") else "text/plain; charset=utf-8"
+    return FileResponse(
+        VENDOR_DIR / name, media_type=media, headers={"Cache-Control": "public, max-age=86400"}
     )

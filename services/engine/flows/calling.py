@@ -22,8 +22,8 @@ from services.engine.events import outbox
 from services.engine.halls.models import Hall
 from services.engine.halls.service import rules_of
 from services.engine.tickets import repository as tickets_repo
+from services.engine.tickets import service as tickets_service
 from services.engine.tickets.models import Ticket
-from services.engine.tickets.numbering import business_date, parse_number
 from services.engine.tickets.states import TicketStatus
 from services.engine.windows import repository as windows_repo
 from services.engine.windows import service as windows
@@ -120,7 +120,9 @@ async def call_ticket(
     target = (
         await tickets_repo.get_ticket(session, hall.id, ticket_id)
         if ticket_id is not None
-        else await _waiting_by_number(session, hall, ticket_number or "", now)
+        else _open_or_last(
+            await tickets_service.of_day_with_number(session, hall, ticket_number or "", now)
+        )
     )
     if target is None:
         raise NotFound(f"no ticket {ticket_id or ticket_number} in this hall today")
@@ -150,21 +152,7 @@ async def call_ticket(
     return windows.WindowResult(window, ticket, service)
 
 
-async def _waiting_by_number(
-    session: AsyncSession, hall: Hall, number: str, now: datetime
-) -> Ticket | None:
-    """Today's ticket with this printed number (``A23`` finds ``A023``): the one still
-    open if a transfer carried the number on."""
-    wanted = parse_number(number)
-    if wanted is None:
-        return None
-    day = business_date(now, hall.timezone)
-    found = [
-        t
-        for t in await tickets_repo.tickets_of_day_with_sequence(session, hall.id, day, wanted[1])
-        if parse_number(t.number) == wanted
-    ]
-    # The open one if a transfer carried the number on, else the last (to say its state).
-    return next((t for t in found if t.status == TicketStatus.WAITING.value), None) or (
-        found[-1] if found else None
-    )
+def _open_or_last(found: list[Ticket]) -> Ticket | None:
+    """Of a number's chain, the ticket still waiting, else the last (to say its state)."""
+    waiting = [t for t in found if t.status == TicketStatus.WAITING.value]
+    return waiting[0] if waiting else (found[-1] if found else None)

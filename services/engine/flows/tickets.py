@@ -26,7 +26,7 @@ from services.engine.halls.settings import service_schedule
 from services.engine.tickets import repository
 from services.engine.tickets import service as tickets
 from services.engine.tickets.models import Ticket
-from services.engine.tickets.numbering import business_date, parse_number
+from services.engine.tickets.numbering import business_date
 from services.engine.tickets.states import TicketStatus
 from services.engine.windows import repository as windows_repo
 from services.engine.windows.states import WindowState
@@ -147,16 +147,8 @@ async def find_by_number(
     A transfer carries the number on to a new ticket, so a number may name a
     chain; it is returned oldest first. Unknown or malformed numbers give none.
     """
-    wanted = parse_number(number)
-    if wanted is None:
-        return []
-    day = business_date(now or utcnow(), hall.timezone)
-    found = await repository.tickets_of_day_with_sequence(session, hall.id, day, wanted[1])
-    return [
-        await get_ticket(session=session, hall=hall, ticket_id=t.id)
-        for t in found
-        if parse_number(t.number) == wanted
-    ]
+    found = await tickets.of_day_with_number(session, hall, number, now or utcnow())
+    return [await get_ticket(session=session, hall=hall, ticket_id=t.id) for t in found]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 
@@ -52,6 +52,19 @@ WindowQ = Annotated[int | None, Query(ge=1, le=WINDOW_NUMBER_MAX)]
 StaffQ = Annotated[int | None, Query(ge=1, lt=2**63, description="one clerk's account id")]
 PriorityQ = Annotated[PriorityClass | None, Query()]
 GroupQ = Annotated[Group, Query(description="hour, day, week, month, weekday or none")]
+
+
+async def report_filters(
+    service: ServiceQ = None,
+    window: WindowQ = None,
+    staff: StaffQ = None,
+    priority: PriorityQ = None,
+) -> Filters:
+    """The filters every report takes (service, window, staff, priority class)."""
+    return Filters(service, window, staff, priority.value if priority else None)
+
+
+FiltersDep = Annotated[Filters, Depends(report_filters)]
 
 
 class SummaryOut(BaseModel):
@@ -189,14 +202,10 @@ async def volumes(
     session: SessionDep,
     first: From,
     last: To,
+    filters: FiltersDep,
     group: GroupQ = Group.DAY,
-    service: ServiceQ = None,
-    window: WindowQ = None,
-    staff: StaffQ = None,
-    priority: PriorityQ = None,
 ) -> VolumesOut:
     """办件量: issued, served (by outcome), no-show, cancelled, transferred, held."""
-    filters = Filters(service, window, staff, priority.value if priority else None)
     data = await _data(access, session, first, last, filters)
     rows = reports.volumes(data.rows, group, data.tz)
     (total,) = reports.volumes(data.rows, Group.NONE, data.tz).values() or [reports.Volume()]
@@ -216,14 +225,10 @@ async def waits(
     session: SessionDep,
     first: From,
     last: To,
+    filters: FiltersDep,
     group: GroupQ = Group.DAY,
-    service: ServiceQ = None,
-    window: WindowQ = None,
-    staff: StaffQ = None,
-    priority: PriorityQ = None,
 ) -> WaitsOut:
     """Waits (issue to the call that served): mean, median, p90, max, share over target."""
-    filters = Filters(service, window, staff, priority.value if priority else None)
     data = await _data(access, session, first, last, filters)
 
     def lines(by_service: bool) -> list[WaitOut]:
@@ -265,13 +270,9 @@ async def handling(
     session: SessionDep,
     first: From,
     last: To,
-    service: ServiceQ = None,
-    window: WindowQ = None,
-    staff: StaffQ = None,
-    priority: PriorityQ = None,
+    filters: FiltersDep,
 ) -> HandlingOut:
     """Handling (start to finish, minus time on hold) per service, window and clerk."""
-    filters = Filters(service, window, staff, priority.value if priority else None)
     data = await _data(access, session, first, last, filters)
     return HandlingOut(
         hall=access.hall.code,

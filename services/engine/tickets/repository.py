@@ -561,21 +561,6 @@ async def held_at_window(session: AsyncSession, window_id: int) -> Sequence[Tick
     )
 
 
-async def held_named(
-    session: AsyncSession, hall_id: int, *, ticket_id: int | None, sequence: int | None, day: date
-) -> Sequence[Ticket]:
-    """Held tickets of the hall named by id, or by today's sequence number (the caller
-    compares the printed numbers)."""
-    query = select(Ticket).where(
-        Ticket.hall_id == hall_id, Ticket.status == TicketStatus.HELD.value
-    )
-    if ticket_id is not None:
-        query = query.where(Ticket.id == ticket_id)
-    else:
-        query = query.where(Ticket.business_date == day, Ticket.sequence == sequence)
-    return (await session.execute(query.order_by(Ticket.id))).scalars().all()
-
-
 async def held_before_for_update(
     session: AsyncSession, hall_id: int, day: date, *, limit: int = 500
 ) -> Sequence[Ticket]:

@@ -36,6 +36,7 @@ from services.engine.tickets.models import Ticket
 from services.engine.tickets.numbering import (
     business_date,
     format_number,
+    parse_number,
 )
 from services.engine.tickets.states import (
     PriorityClass,
@@ -404,6 +405,19 @@ async def _write_tickets(
             },
         )
     return issued
+
+
+async def of_day_with_number(
+    session: AsyncSession, hall: Hall, number: str, now: datetime
+) -> list[Ticket]:
+    """Today's tickets with a printed number (``A23`` finds ``A023``), oldest first: a
+    transfer carries the number on, so it may name a chain. None for a malformed one."""
+    wanted = parse_number(number)
+    if wanted is None:
+        return []
+    day = business_date(now, hall.timezone)
+    found = await repository.tickets_of_day_with_sequence(session, hall.id, day, wanted[1])
+    return [t for t in found if parse_number(t.number) == wanted]
 
 
 def _added(counts: dict[str, int], more: dict[str, int]) -> dict[str, int]:

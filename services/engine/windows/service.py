@@ -28,7 +28,7 @@ from services.engine.halls.service import rules_of
 from services.engine.tickets import repository as tickets_repo
 from services.engine.tickets import service as tickets
 from services.engine.tickets.models import Ticket
-from services.engine.tickets.numbering import business_date, parse_number
+from services.engine.tickets.numbering import business_date
 from services.engine.tickets.service import stage_queue_changed, ticket_payload
 from services.engine.tickets.states import (
     HoldKind,
@@ -624,23 +624,15 @@ async def call_back(
     now = utcnow()
     window = await load_to_act(session, hall, number, principal)
     ensure_can_call_back(WindowState(window.state))
-    if ticket_id is None and ticket_number is None:
-        candidates = await tickets_repo.held_at_window(session, window.id)
+    if ticket_id is not None:
+        named = await tickets_repo.get_ticket(session, hall.id, ticket_id)
+        candidates = [named] if named is not None else []
+    elif ticket_number is not None:
+        candidates = await tickets.of_day_with_number(session, hall, ticket_number, now)
     else:
-        parsed = parse_number(ticket_number) if ticket_number is not None else None
-        candidates = (
-            await tickets_repo.held_named(
-                session,
-                hall.id,
-                ticket_id=ticket_id,
-                sequence=parsed[1] if parsed else None,
-                day=business_date(now, hall.timezone),
-            )
-            if ticket_id is not None or parsed is not None
-            else []
-        )
-        if parsed is not None:
-            candidates = [t for t in candidates if parse_number(t.number) == parsed]
+        candidates = list(await tickets_repo.held_at_window(session, window.id))
+    # The rule chooses among held tickets only; a named one not held is refused there.
+    candidates = [t for t in candidates if t.status == TicketStatus.HELD.value]
     chosen = held_to_call_back(
         [
             HeldTicket(t.id, t.number, t.window_id, t.held_at or t.called_at or now)
