@@ -125,7 +125,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestLog, access_lines=settings.log_format == "json" and settings.access_log
     )
     app.state.webhook_worker = WebhookWorker(app.state.sessionmaker, settings)
-    app.state.housekeeper = Housekeeper(app.state.sessionmaker)
+    app.state.housekeeper = Housekeeper(
+        app.state.sessionmaker, interval=settings.housekeeping_seconds
+    )
     app.state.alert_sweeper = AlertSweeper(
         app.state.sessionmaker,
         every=settings.alert_check_seconds,

@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     device_silent_seconds: float = Field(default=90, gt=0)
     # How often each engine runs the alert rules of its halls (0: never; docs/manage.md).
     alert_check_seconds: float = Field(default=5, ge=0)
+    # How often each engine runs the hall's housekeeping (flows/housekeeping.py): booking
+    # no-shows, held tickets at midnight, bad-review deadlines (0: never; docs/operations.md).
+    housekeeping_seconds: float = Field(default=60, ge=0)
 
     @model_validator(mode="after")
     def _keys(self) -> Settings:

@@ -39,6 +39,11 @@ def make_settings(url: str, **overrides: object) -> Settings:
         "pii_key": "test-pii-key-not-for-production",
         # Bursts of hundreds of requests on a loaded 2-core machine queue for connections.
         "database_pool_timeout": 300.0,
+        # The background loops write on their own schedule and would contend with the
+        # test's own writes (SQLite has one writer); tests that need them run their
+        # steps directly (app.state.housekeeper.run_once) or set an interval.
+        "housekeeping_seconds": 0,
+        "alert_check_seconds": 0,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

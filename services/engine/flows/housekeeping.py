@@ -89,7 +89,8 @@ class Housekeeper:
             await asyncio.sleep(self._interval)
 
     def start(self) -> None:
-        if self._task is None:
+        # An interval of 0 turns the loop off (the steps still run through run_once).
+        if self._task is None and self._interval > 0:
             self._task = asyncio.create_task(self._loop(), name="jiaohao-housekeeping")
 
     async def stop(self) -> None:
