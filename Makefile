@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format typecheck migrate clean bench bench-sim demo
+.PHONY: run test lint format typecheck migrate clean bench bench-sim bench-stats demo
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,11 @@ migrate: $(STAMP)
 # Simulator targets on district-centre (balanced vs today's dedicated windows).
 bench-sim: $(STAMP)
 	$(BIN)/python bench/simulate_targets.py
+
+# Statistics at district scale: a year of 31 halls on PostgreSQL and SQLite, the facts
+# rolled up, every report timed (bench/stats_district.py; STATS_ARGS="--db pg --reuse").
+bench-stats: $(STAMP)
+	$(BIN)/python -m bench.stats_district $(STATS_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -144,6 +144,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
     from services.engine.halls.service import get_hall
     from services.engine.statistics import reports
     from services.engine.statistics.service import Filters, PeriodData, load
+    from services.engine.statistics.simulation import advice_check_of
 
     try:
         first, last = date.fromisoformat(args.first), date.fromisoformat(args.last)
@@ -151,12 +152,28 @@ def cmd_advise(args: argparse.Namespace) -> int:
         print(f"jiaohao advise: {err} (give dates as 2026-11-01)", file=sys.stderr)
         return 2
 
-    async def read(session: AsyncSession) -> PeriodData:
+    async def read(session: AsyncSession) -> tuple[PeriodData, Any]:
         hall = await get_hall(session=session, code=args.hall)
-        return await load(session=session, hall=hall, first=first, last=last, filters=Filters())
+        if args.no_check:
+            data = await load(session=session, hall=hall, first=first, last=last, filters=Filters())
+            return data, None
+        # The simulator's check of the advice (services/advise_cli.py prints it).
+        checked = await advice_check_of(
+            session=session,
+            hall=hall,
+            first=first,
+            last=last,
+            weekday=args.weekday,
+            seeds=args.seeds,
+            service_level=args.service_level,
+        )
+        return checked.data, checked
 
+    if not 1 <= args.seeds <= 20:
+        print("jiaohao advise: --seeds: 1 to 20", file=sys.stderr)
+        return 2
     try:
-        data = _run_db(read)
+        data, checked = _run_db(read)
     except Refusal as err:
         print(f"jiaohao advise: {err.detail}", file=sys.stderr)
         return 2
@@ -187,6 +204,10 @@ def cmd_advise(args: argparse.Namespace) -> int:
         print("  hour  arrivals/h  windows")
         for h in a.hours:
             print(f"  {h.hour:02d}    {h.arrivals:10.1f}  {h.windows:7d}")
+    if checked is not None:
+        from services.advise_cli import print_check
+
+        print_check(checked, args.service_level)
     return 0
 
 
@@ -230,6 +251,31 @@ def cmd_hall_apply(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_hall_export(args: argparse.Namespace) -> int:
+    """The hall's configuration as its hall file: to stdout, or ``--out FILE``."""
+    from services.engine.core.db import utcnow
+    from services.engine.halls.service import get_hall
+    from services.engine.setup.export import export_text
+
+    async def work(session: AsyncSession) -> str:
+        hall = await get_hall(session=session, code=args.code)
+        return await export_text(session, hall, now=utcnow())
+
+    from services.engine.core.errors import Refusal
+
+    try:
+        text = _run_db(work)
+    except Refusal as err:
+        print(err.detail, file=sys.stderr)
+        return 2
+    if args.out:
+        Path(args.out).write_text(text, encoding="utf-8")
+        print(f"hall {args.code}: written to {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 async def _hall(session: AsyncSession, code: str | None) -> Any:
     from services.engine.halls.service import get_hall
 
@@ -250,13 +296,17 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             return 2
 
     async def work(session: AsyncSession) -> None:
+        from services.engine.regions.service import get_region
+
         hall = await _hall(session, args.hall)
+        region = await get_region(session, args.region) if args.region else None
         await service.add_user(
             session=session,
             hall=hall,
             role=Role(args.role),
             username=args.username,
             password=password,
+            region=region,
         )
 
     try:
@@ -330,16 +380,17 @@ def cmd_user_reset_password(args: argparse.Namespace) -> int:
 
 
 def cmd_device_add(args: argparse.Namespace) -> int:
-    from services.engine.auth import service
+    from services.engine.auth.accounts import OPERATOR
     from services.engine.auth.permissions import DeviceKind
     from services.engine.core.errors import Refusal
+    from services.engine.devices import admin
 
     async def work(session: AsyncSession) -> str:
         hall = await _hall(session, args.hall)
-        created = await service.add_device(
-            session=session, hall=hall, kind=DeviceKind(args.kind), name=args.name
+        _, token = await admin.add(
+            session=session, hall=hall, kind=DeviceKind(args.kind), name=args.name, actor=OPERATOR
         )
-        return created.token
+        return token
 
     try:
         token = _run_db(work)
@@ -352,12 +403,14 @@ def cmd_device_add(args: argparse.Namespace) -> int:
 
 
 def cmd_device_revoke(args: argparse.Namespace) -> int:
-    from services.engine.auth import service
+    from services.engine.auth.accounts import OPERATOR
     from services.engine.core.errors import Refusal
+    from services.engine.devices import admin
 
     async def work(session: AsyncSession) -> None:
         hall = await _hall(session, args.hall)
-        await service.revoke_device(session=session, hall=hall, name=args.name)
+        device_id = await admin.device_id_by_name(session, hall, args.name)
+        await admin.revoke(session=session, hall=hall, device_id=device_id, actor=OPERATOR)
 
     try:
         _run_db(work)
@@ -525,7 +578,18 @@ def build_parser() -> argparse.ArgumentParser:
     advise.add_argument("--from", dest="first", required=True, help="first day, 2026-11-01")
     advise.add_argument("--to", dest="last", required=True, help="last day, included")
     advise.add_argument("--service-level", type=float, default=0.8)
+    advise.add_argument("--seeds", type=int, default=5, help="simulated days per staffing")
+    advise.add_argument(
+        "--weekday", type=int, choices=range(7), help="simulate this weekday (0 = Monday)"
+    )
+    advise.add_argument("--no-check", action="store_true", help="skip the simulator's check")
     advise.set_defaults(func=cmd_advise)
+    from services.advise_cli import add_replay
+
+    add_replay(sub, _run_db)
+    from services.stats_push_cli import add_stats
+
+    add_stats(sub, _run_db)
     assets = sub.add_parser(
         "assets", help="fetch the pages' third-party files (charts) from the npm registry"
     )
@@ -538,13 +602,20 @@ def build_parser() -> argparse.ArgumentParser:
     apply = hall.add_parser("apply", help="create or update a hall from its TOML file")
     apply.add_argument("file")
     apply.set_defaults(func=cmd_hall_apply)
+    export = hall.add_parser("export", help="write a hall's configuration as its TOML file")
+    export.add_argument("code", help="the hall's code")
+    export.add_argument("--out", help="the file to write (default: standard output)")
+    export.set_defaults(func=cmd_hall_export)
 
     user = sub.add_parser("user", help="staff accounts").add_subparsers(
         dest="user_command", required=True
     )
     user_add = user.add_parser("add", help="add a staff account")
     user_add.add_argument("--hall", help="hall code (an admin may have none)")
-    user_add.add_argument("--role", choices=["admin", "manager", "staff"], required=True)
+    user_add.add_argument(
+        "--role", choices=["admin", "manager", "staff", "region_admin"], required=True
+    )
+    user_add.add_argument("--region", help="a region admin's region code (行政区划代码)")
     user_add.add_argument("--username", required=True)
     user_add.add_argument(
         "--password-stdin", action="store_true", help="read the password from stdin"
@@ -569,7 +640,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     device_add = device.add_parser("add", help="add a device and print its token once")
     device_add.add_argument("--hall", required=True)
-    device_add.add_argument("--kind", choices=["kiosk", "gateway", "display"], required=True)
+    device_add.add_argument(
+        "--kind", choices=["kiosk", "gateway", "display", "station"], required=True
+    )
     device_add.add_argument("--name", required=True)
     device_add.set_defaults(func=cmd_device_add)
     device_revoke = device.add_parser("revoke", help="stop a device's token from working")

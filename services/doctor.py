@@ -70,6 +70,7 @@ async def _all(
                 results += await check_listener(connection)
                 results += await check_triggers(connection)
             results += await check_clock(connection, settings.is_sqlite)
+            results += await check_calendar(connection)
     except Exception as err:  # unreachable, refused, timed out: say so, go on with the rest
         results.append(
             Result(FAIL, "database", f"cannot reach {_where(settings.database_url)}: {err!r}")
@@ -257,6 +258,38 @@ async def check_public_url(url: str | None) -> list[Result]:
             )
         ]
     return [Result(OK, "public base URL", f"{target} answers")]
+
+
+async def check_calendar(connection: AsyncConnection) -> list[Result]:
+    """The national calendar (chinese-calendar) knows this year and the next, where a hall
+    follows it: a year it lacks is not guessed (docs/manage.md), so say so."""
+    import json
+
+    from services.engine.halls.national import national_calendar
+
+    national = national_calendar()
+    this_year = datetime.now(UTC).year
+    unknown = national.unknown_years([this_year, this_year + 1])
+    rows = (await connection.execute(text("SELECT code, hours FROM halls"))).all()
+    following = []
+    for code, hours in rows:
+        kept = json.loads(hours) if isinstance(hours, str) else (hours or {})
+        if kept.get("national_calendar", True):
+            following.append(code)
+    known = f"knows {national.first_year}-{national.last_year}"
+    if unknown and following:
+        years = ", ".join(map(str, unknown))
+        return [
+            Result(
+                WARN,
+                "national calendar",
+                f"chinese-calendar {known}, not {years}: halls {', '.join(following)} open on "
+                "their weekly hours on that year's public holidays; update chinese-calendar "
+                "once the State Council has published the year (or list the holidays as the "
+                "halls' closed dates)",
+            )
+        ]
+    return [Result(OK, "national calendar", f"chinese-calendar {known}")]
 
 
 def check_disk(settings: Settings, backup_dir: str | None) -> list[Result]:

@@ -29,6 +29,7 @@ from services.engine.core.problems import (
     problem_responses,
 )
 from services.engine.deps import refuse_nul
+from services.engine.devices.router import pages as devices_pages_router
 from services.engine.devices.router import router as devices_router
 from services.engine.display.router import router as display_router
 from services.engine.evaluations.router import router as evaluations_router
@@ -39,15 +40,22 @@ from services.engine.health import healthz, readyz
 from services.engine.logs import RequestLog
 from services.engine.manage.router import api as manage_api_router
 from services.engine.manage.router import pages as manage_pages_router
+from services.engine.manage.settings import api as settings_api_router
+from services.engine.manage.settings import pages as settings_pages_router
 from services.engine.pages import router as pages_router
 from services.engine.partners.webhooks import WebhookWorker
 from services.engine.public.router import router as public_router
+from services.engine.regions.router import page_router as regions_page_router
+from services.engine.regions.router import router as regions_router
 from services.engine.reviews.pages import router as reviews_pages_router
 from services.engine.reviews.public import router as reviews_public_router
 from services.engine.reviews.router import partner_router as reviews_partner_router
 from services.engine.reviews.router import router as reviews_router
+from services.engine.statistics.push_router import router as statistics_push_router
 from services.engine.statistics.router import page_router as statistics_page_router
 from services.engine.statistics.router import router as statistics_router
+from services.engine.statistics.satisfaction import router as statistics_satisfaction_router
+from services.engine.statistics.simulation_router import router as statistics_simulation_router
 from services.engine.tickets.router import router as tickets_router
 from services.engine.windows.router import router as windows_router
 
@@ -154,12 +162,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         pages_router,
         manage_api_router,
         manage_pages_router,
+        settings_api_router,
+        settings_pages_router,
         devices_router,
+        devices_pages_router,
         public_router,
         statistics_router,
         statistics_page_router,
+        statistics_satisfaction_router,
+        statistics_simulation_router,
+        statistics_push_router,
         reviews_public_router,
         reviews_pages_router,
+        regions_router,
+        regions_page_router,
     ):
         app.include_router(declare_problems(router))
 

@@ -10,6 +10,7 @@ from services.engine.auth import service as auth_service
 from services.engine.auth.permissions import DeviceKind, Role
 from services.engine.halls import repository
 from services.engine.halls.service import get_hall
+from services.engine.regions import repository as regions_repo
 from services.engine.setup.apply import apply_hall_file
 from services.engine.setup.hall_file import parse_hall_file
 
@@ -29,6 +30,20 @@ async def setup_demo(*, session: AsyncSession, hall_text: str) -> int:
             session=session, hall=hall, role=role, username=username, password=password
         )
         lines.append(f"  {role.value:8} user     {username} / {password}")
+    if hall.region_id is not None:
+        # The district's administrator: reads the district's reports (/regions).
+        region = await regions_repo.by_id(session, hall.region_id)
+        if region is not None:
+            password = secrets.token_urlsafe(9)
+            await auth_service.add_user(
+                session=session,
+                hall=None,
+                role=Role.REGION_ADMIN,
+                username="demo-district",
+                password=password,
+                region=region,
+            )
+            lines.append(f"  region   user     demo-district / {password} ({region.name})")
     for kind, name in (
         (DeviceKind.KIOSK, "demo-kiosk"),
         (DeviceKind.GATEWAY, "demo-gateway"),

@@ -187,3 +187,7 @@ WindowAccess = Annotated[HallAccess, Depends(hall_access(Capability.WINDOW))]
 CancelAccess = Annotated[HallAccess, Depends(hall_access(Capability.CANCEL))]
 RateAccess = Annotated[HallAccess, Depends(hall_access(Capability.RATE))]
 ManageAccess = Annotated[HallAccess, Depends(hall_access(Capability.MANAGE))]
+# Reading a hall's reports (statistics, the overview, review cases): its managers and
+# admins, and a region admin of a region above it; deciding its appeals (申诉复核).
+ReportAccess = Annotated[HallAccess, Depends(hall_access(Capability.REPORT))]
+DecideAccess = Annotated[HallAccess, Depends(hall_access(Capability.DECIDE))]

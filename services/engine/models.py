@@ -6,12 +6,23 @@ from services.engine.auth.models import Device, User
 from services.engine.balancing.models import TidalChange, TidalServiceState
 from services.engine.bookings.models import Booking, BookingConfig, BookingSlot
 from services.engine.core.db import Base
-from services.engine.devices.models import DeviceHealthRecord
+from services.engine.devices.models import DeviceHealthRecord, HardwareAssignment
 from services.engine.evaluations.models import Evaluation
 from services.engine.events.models import HallEvent
 from services.engine.halls.models import Hall, Service
 from services.engine.partners.models import Partner, PartnerNonce, WebhookCursor, WebhookDelivery
+from services.engine.regions.models import Region
 from services.engine.reviews.models import ReviewCase, ReviewSettingsRow, ReviewStep
+from services.engine.statistics.models import (
+    StatsDay,
+    StatsMonthHeat,
+    StatsMonthHist,
+    StatsMonthVolume,
+    StatsMonthWindow,
+    StatsTicketFact,
+    StatsWindowFact,
+)
+from services.engine.statistics.push_models import StatsPush
 from services.engine.tickets.models import Ticket, TicketCounter, TicketEvent
 from services.engine.windows.models import Window, WindowService
 
@@ -27,12 +38,22 @@ __all__ = [
     "Evaluation",
     "Hall",
     "HallEvent",
+    "HardwareAssignment",
     "Partner",
     "PartnerNonce",
+    "Region",
     "ReviewCase",
     "ReviewSettingsRow",
     "ReviewStep",
     "Service",
+    "StatsDay",
+    "StatsMonthHeat",
+    "StatsMonthHist",
+    "StatsMonthVolume",
+    "StatsMonthWindow",
+    "StatsPush",
+    "StatsTicketFact",
+    "StatsWindowFact",
     "Ticket",
     "TicketCounter",
     "TicketEvent",

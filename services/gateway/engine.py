@@ -129,6 +129,16 @@ class EngineClient:
         )
         return result
 
+    async def assignments(self, hall: str, *, retry_for: float) -> list[dict[str, Any]]:
+        """This gateway's keypads and pads moved to other windows on the devices page."""
+        result: list[dict[str, Any]] = await self.request(
+            "GET",
+            f"/api/v1/halls/{quote(hall)}/devices/assignments",
+            retry_for=retry_for,
+            idempotent=True,
+        )
+        return result
+
     async def window_action(
         self, hall: str, window: int, action: str, body: dict[str, Any] | None, *, retry_for: float
     ) -> dict[str, Any]:

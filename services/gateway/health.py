@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from drivers.config import BusConfig
+from drivers.config import BusConfig, DeviceKind
 from drivers.health import DeviceHealth
 
 
@@ -27,16 +27,24 @@ def _entry(key: str, kind: str, window: int | None, health: DeviceHealth) -> dic
 
 
 def bus_entries(
-    config: BusConfig, port: DeviceHealth, devices: Mapping[str, DeviceHealth]
+    config: BusConfig,
+    port: DeviceHealth,
+    devices: Mapping[str, DeviceHealth],
+    placed: Callable[[DeviceKind, int], int] | None = None,
 ) -> list[dict[str, Any]]:
-    """The bus (its adapter) and every device on it, from the drivers' health."""
+    """The bus (its adapter) and every device on it, from the drivers' health.
+
+    A device keeps the key its file's window gives it ("keypad:3"); ``window`` is the
+    window it serves now (``placed``: a keypad or pad moved on the devices page).
+    """
     name = re.sub(r"[^A-Za-z0-9_.@/-]", "_", config.name)[:60]
     entries = [_entry(f"bus:{name}", "bus", None, port)]
     for dev in config.devices:
         health = devices.get(f"{config.name}/{dev.device_id}")
         if health is None:
             continue
+        window = placed(dev.kind, dev.window) if placed is not None else dev.window
         entries.append(
-            _entry(device_key(dev.kind.value, dev.window), dev.kind.value, dev.window, health)
+            _entry(device_key(dev.kind.value, dev.window), dev.kind.value, window, health)
         )
     return entries

@@ -10,6 +10,10 @@ Tasks, all in one asyncio loop (the drivers do their serial I/O on their own thr
   window) and pad presses into ratings;
 - the rating clock ends invitations nobody answered (未评价);
 - the health reporter sends the devices' health on every change and periodically.
+
+Which window a keypad or pad serves is its file's, unless the hall's manager moved it
+on the engine's devices page (``placement.py``): read at start and after every
+snapshot, followed through ``device.assigned`` events.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ from services.gateway.hallstate import (
     Texts,
 )
 from services.gateway.health import bus_entries
+from services.gateway.placement import Placement
 from services.gateway.ratings import RatingWindows
 
 log = logging.getLogger("services.gateway")
@@ -87,6 +92,8 @@ class Gateway:
         self.view = HallView(Texts(config.idle_text, config.paused_text, config.closed_text))
         self.ratings = RatingWindows(config.evaluation_timeout)
         self.hall: str | None = config.hall
+        self.gateway_id: int | None = None  # this gateway's device id at the engine
+        self.placement = Placement()
         self.stats: Counter[str] = Counter()
         self.bus_client: BusClient | None = None
         self.bus_state = "starting"
@@ -98,29 +105,32 @@ class Gateway:
         self._health_wake = asyncio.Event()
         self._rating_wake = asyncio.Event()
         self._shown_board: dict[int, BoardContent] = {}
-        self._shown_keypad: dict[int, KeypadContent] = {}
+        self._shown_keypad: dict[str, KeypadContent] = {}  # by device id
         self._locks: dict[int, asyncio.Lock] = {}
         self._spawned: set[asyncio.Task[Any]] = set()
 
     # --- devices of a window -----------------------------------------------------------
 
-    def _bus_with(self, kind: DeviceKind, window: int) -> KeypadBus | None:
-        for bus in self.buses:
-            if any(d.kind is kind and d.window == window for d in bus.config.devices):
-                return bus
-        return None
+    def _at(self, kind: DeviceKind, window: int) -> list[tuple[KeypadBus, int]]:
+        """The buses with a device of this kind serving ``window``, and the window the
+        file gives each (its handle's name on the bus). Usually one; two when a keypad
+        or pad was moved to a window that has its own: both act, both are shown."""
+        return [
+            (bus, d.window)
+            for bus in self.buses
+            for d in bus.config.devices
+            if d.kind is kind and self.placement.window(kind, d.window) == window
+        ]
 
     def led_board(self, window: int) -> LedBoard | None:
-        bus = self._bus_with(DeviceKind.LED, window)
-        return bus.led_board(window) if bus else None
+        found = self._at(DeviceKind.LED, window)
+        return found[0][0].led_board(found[0][1]) if found else None
 
-    def keypad(self, window: int) -> Keypad | None:
-        bus = self._bus_with(DeviceKind.KEYPAD, window)
-        return bus.keypad(window) if bus else None
+    def keypads(self, window: int) -> list[Keypad]:
+        return [bus.keypad(own) for bus, own in self._at(DeviceKind.KEYPAD, window)]
 
-    def evaluation_pad(self, window: int) -> EvaluationPad | None:
-        bus = self._bus_with(DeviceKind.EVALUATOR, window)
-        return bus.evaluation_pad(window) if bus else None
+    def evaluation_pads(self, window: int) -> list[EvaluationPad]:
+        return [bus.evaluation_pad(own) for bus, own in self._at(DeviceKind.EVALUATOR, window)]
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -180,7 +190,10 @@ class Gateway:
         if self.config.hall is not None and self.config.hall != hall:
             raise GatewayRefused(f"the token belongs to hall {hall!r}, not {self.config.hall!r}")
         self.hall = str(hall)
+        device_id = me.get("id")
+        self.gateway_id = device_id if isinstance(device_id, int) else None
         log.info("gateway %s of hall %s; windows %s", me.get("name"), hall, self.config.windows)
+        await self._load_placement()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], what: str) -> None:
         task = asyncio.create_task(coro)
@@ -233,10 +246,16 @@ class Gateway:
             change = self.view.apply_snapshot(message)
             self.stats["snapshots"] += 1
             await self._refresh_services()
+            await self._load_placement()  # assignments made while we were away
             self._mark(change)
         elif kind == "event":
             self.stats["events"] += 1
             type_ = str(message.get("type"))
+            if type_ == "device.assigned":
+                data = message.get("data") or {}
+                if self.gateway_id is not None and data.get("gateway_id") == self.gateway_id:
+                    self._moved(self.placement.assigned(data))
+                return
             change = self.view.apply_event(type_, message.get("data") or {}, message.get("at"))
             if change.finished is not None:
                 self._finished(change.finished)
@@ -267,6 +286,29 @@ class Gateway:
             self.view.set_services({int(w["number"]): w.get("services") or {} for w in windows})
         )
 
+    async def _load_placement(self) -> None:
+        """This gateway's keypads and pads moved to other windows on the devices page."""
+        assert self.hall is not None
+        try:
+            assignments = await self.engine.assignments(self.hall, retry_for=5.0)
+        except (EngineRefused, EngineUnavailable) as err:
+            log.warning("could not read the device assignments (the file holds): %s", err)
+            return
+        self._moved(self.placement.replace(assignments))
+
+    def _moved(self, windows: set[int]) -> None:
+        """Devices now serve other windows: show those windows again, tell the engine."""
+        if not windows:
+            return
+        self.stats["placements"] += 1
+        log.info(
+            "device assignments: %s",
+            ", ".join(f"{k.value}:{w} -> {n}" for (k, w), n in self.placement.moved.items())
+            or "as in the file",
+        )
+        self._mark(Change(windows=windows))
+        self._health_wake.set()
+
     def _mark(self, change: Change) -> None:
         if change.windows or change.recalled:
             self._dirty |= change.windows
@@ -295,11 +337,11 @@ class Gateway:
             if last is None or board.waiting != last.waiting:
                 await self._send(led.device_id, led.show_waiting(board.waiting))
             self._shown_board[window] = board
-        keypad = self.keypad(window)
         content = self.view.keypad(window)
-        if keypad is not None and self._shown_keypad.get(window) != content:
-            await self._send(keypad.device_id, keypad.show(content.number, content.waiting))
-            self._shown_keypad[window] = content
+        for keypad in self.keypads(window):
+            if self._shown_keypad.get(keypad.device_id) != content:
+                await self._send(keypad.device_id, keypad.show(content.number, content.waiting))
+                self._shown_keypad[keypad.device_id] = content
 
     @staticmethod
     def _show_main(led: LedBoard, board: BoardContent) -> Awaitable[None]:
@@ -322,60 +364,61 @@ class Gateway:
     async def _read_devices(self, events: EventSubscription) -> None:
         async for event in events:
             if isinstance(event, KeypadPressed):
-                self._spawn(self._press(event), f"key {event.action} at window {event.window}")
+                # The event names the window of the device's file; it may serve another.
+                window = self.placement.window(DeviceKind.KEYPAD, event.window)
+                self._spawn(self._press(event, window), f"key {event.action} at window {window}")
             elif isinstance(event, RatingPressed):
-                self._pad_pressed(event)
+                self._pad_pressed(event, self.placement.window(DeviceKind.EVALUATOR, event.window))
             elif isinstance(event, HealthChanged):
                 self._health_wake.set()
 
-    async def _press(self, event: KeypadPressed) -> None:
-        """One key press, after the earlier ones of the same window."""
+    async def _press(self, event: KeypadPressed, window: int) -> None:
+        """One key press at ``window``, after the earlier ones of the same window."""
         assert self.hall is not None
-        lock = self._locks.setdefault(event.window, asyncio.Lock())
+        lock = self._locks.setdefault(window, asyncio.Lock())
         async with lock:
             todo = plan(
                 event.action,
-                self.view.window(event.window),
+                self.view.window(window),
                 open_on_call=self.config.open_on_call,
                 pause_reason=self.config.pause_reason,
                 hold_kind=self.config.hold_kind,
             )
             if todo.refusal is not None:
-                log.info("window %d: %s: %s", event.window, event.action, todo.refusal)
-                await self._beep(event.window)
+                log.info("window %d: %s: %s", window, event.action, todo.refusal)
+                await self._beep(window)
                 return
             for call in todo.calls:
                 try:
                     await self.engine.window_action(
                         self.hall,
-                        event.window,
+                        window,
                         call.action,
                         call.body,
                         retry_for=self.config.action_retry_seconds,
                     )
                 except EngineRefused as err:
                     self.stats["actions_refused"] += 1
-                    log.info("window %d: %s refused: %s", event.window, call.action, err)
-                    await self._beep(event.window)
+                    log.info("window %d: %s refused: %s", window, call.action, err)
+                    await self._beep(window)
                     return
                 except (EngineUnavailable, OutcomeUnknown) as err:
                     self.stats["actions_failed"] += 1
-                    log.warning("window %d: %s not done: %s", event.window, call.action, err)
-                    await self._beep(event.window)
+                    log.warning("window %d: %s not done: %s", window, call.action, err)
+                    await self._beep(window)
                     return
             self.stats["actions"] += 1
-            log.info("window %d: %s", event.window, " + ".join(c.action for c in todo.calls))
+            log.info("window %d: %s", window, " + ".join(c.action for c in todo.calls))
 
     async def _beep(self, window: int) -> None:
-        keypad = self.keypad(window)
-        if keypad is not None:
+        for keypad in self.keypads(window):
             await self._send(keypad.device_id, keypad.beep())
 
     # --- ratings (好差评) ----------------------------------------------------------------
 
     def _finished(self, finished: Finished) -> None:
-        pad = self.evaluation_pad(finished.window)
-        if pad is None:
+        pads = self.evaluation_pads(finished.window)
+        if not pads:
             return  # no pad at that window: nothing to rate with
         age = (self.clock.now() - finished.at).total_seconds() if finished.at else 0.0
         invitation = self.ratings.finished(
@@ -386,15 +429,16 @@ class Gateway:
         self._rating_wake.set()
         log.info("window %d: %s finished; its pad takes a rating", finished.window, finished.number)
         if self.config.invite_rating:  # lights 请评价 (or beeps): it never picks a level
-            self._spawn(self._send(pad.device_id, pad.invite()), "pad invitation")
+            for pad in pads:
+                self._spawn(self._send(pad.device_id, pad.invite()), "pad invitation")
 
-    def _pad_pressed(self, event: RatingPressed) -> None:
-        rating = self.ratings.pressed(event.window, int(event.level), self.clock.monotonic())
+    def _pad_pressed(self, event: RatingPressed, window: int) -> None:
+        rating = self.ratings.pressed(window, int(event.level), self.clock.monotonic())
         if rating is None:
             self.stats["ratings_ignored"] += 1
             log.info(
                 "window %d: pad pressed %d with no ticket to rate: ignored",
-                event.window,
+                window,
                 event.level,
             )
             return
@@ -438,7 +482,9 @@ class Gateway:
     def health_report(self) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = []
         for bus in self.buses:
-            entries.extend(bus_entries(bus.config, bus.port_health, bus.health()))
+            entries.extend(
+                bus_entries(bus.config, bus.port_health, bus.health(), self.placement.window)
+            )
         return entries
 
     async def _report_health(self) -> None:

@@ -27,7 +27,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from services.engine.balancing import estimates, policy, tidal
@@ -81,6 +81,8 @@ class SimWindow:
     served: int = 0
     # Services added by a tidal rule (removed again when it closes).
     tidal_services: set[int] = field(default_factory=set)
+    # When it calls, as (start, end) seconds since midnight; None: the whole day.
+    spans: tuple[tuple[float, float], ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -130,8 +132,9 @@ def generate_arrivals(
     open_s, close_s = day.open_minute * 60.0, day.close_minute * 60.0
     lo = open_s if start is None else start
     hi = close_s if end is None else min(end, close_s)
-    hours = math.ceil((close_s - open_s) / 3600 - 1e-9)
-    spans = [(open_s + h * 3600, min(open_s + (h + 1) * 3600, close_s)) for h in range(hours)]
+    step = day.profile_minutes * 60.0
+    hours = math.ceil((close_s - open_s) / step - 1e-9)
+    spans = [(open_s + h * step, min(open_s + (h + 1) * step, close_s)) for h in range(hours)]
     ids = scenario.service_index()
     raw: list[tuple[float, int]] = []
     for service in scenario.services:
@@ -180,9 +183,20 @@ ProgressFn = Callable[[float], None]
 
 
 class Simulation:
-    """One day under one policy."""
+    """One day under one policy.
 
-    def __init__(self, scenario: Scenario, policy_name: str, seed: int) -> None:
+    ``tickets``: the day's citizens, given (a replay of a past day) instead of drawn
+    from the scenario's arrival rates; they are copied, so one list serves several runs.
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        policy_name: str,
+        seed: int,
+        *,
+        tickets: list[SimTicket] | None = None,
+    ) -> None:
         if policy_name not in POLICY_NAMES:
             raise ValueError(f"unknown policy {policy_name!r} (known: {', '.join(POLICY_NAMES)})")
         self.scenario = scenario
@@ -196,7 +210,11 @@ class Simulation:
         link_policy = "dedicated" if policy_name == "dedicated" else "balanced"
         self.windows = [
             SimWindow(
-                n, spec.name or f"{n}", scenario.links(spec, link_policy), idle_since=self.open_s
+                n,
+                spec.name or f"{n}",
+                scenario.links(spec, link_policy),
+                idle_since=self.open_s,
+                spans=_spans(spec.spans()),
             )
             for spec in scenario.windows
             for n in spec.window_numbers()
@@ -212,7 +230,11 @@ class Simulation:
             sid: {p: deque() for p in PriorityClass} for sid in ids.values()
         }
         self.waiting: dict[int, int] = dict.fromkeys(ids.values(), 0)
-        self.tickets = generate_arrivals(scenario, random.Random(seed))
+        self.tickets = (
+            generate_arrivals(scenario, random.Random(seed))
+            if tickets is None
+            else [replace(t) for t in tickets]
+        )
         self.samples: list[tuple[float, dict[int, int]]] = []
         self.tidal_changes: list[TidalChange] = []
         self.tidal_rules: list[tidal.TidalRule] = []
@@ -241,11 +263,22 @@ class Simulation:
 
     # -- what the engine would compute -----------------------------------
 
-    def _view(self, window: SimWindow) -> WindowView:
+    def is_open(self, window: SimWindow, now: float) -> bool:
+        """Whether a window calls now: within its open hours; after the day's close, any
+        window that was open that day works on until the queue is empty."""
+        if window.spans is None:
+            return True
+        if now >= self.close_s:
+            return bool(window.spans)
+        return any(a <= now < b for a, b in window.spans)
+
+    def _view(self, window: SimWindow, now: float) -> WindowView:
         # As the engine: recent mean handle times and the windows sharing each service
         # as their own work (the look-ahead of helping).
         own_windows: dict[int, int] = {}
         for w in self.windows:
+            if not self.is_open(w, now):
+                continue
             for service_id, link in w.links.items():
                 if link.role is not Role.SECONDARY and link.weight > 0:
                     own_windows[service_id] = own_windows.get(service_id, 0) + 1
@@ -316,11 +349,13 @@ class Simulation:
                 self._call(window, now)
 
     def _call(self, window: SimWindow, now: float) -> None:
+        if not self.is_open(window, now):
+            return
         candidates = self._candidates(window)
         if not candidates:
             return
         when = at(now)
-        ranked = self.rank(self._view(window), candidates, window.state, self.ratio, when)
+        ranked = self.rank(self._view(window, now), candidates, window.state, self.ratio, when)
         if not ranked:
             return
         chosen = ranked[0]
@@ -395,9 +430,9 @@ class Simulation:
         self.samples.append((now, dict(self.waiting)))
 
     def _pending(self) -> bool:
-        return any(kind != "sample" for _, _, _, kind, _ in self._events) or any(
-            self.waiting.values()
-        )
+        # Only arrivals, finishes and openings change the hall: without any, a ticket
+        # still waiting has no window that will ever call it (closed all day).
+        return any(kind != "sample" for _, _, _, kind, _ in self._events)
 
     def _step(self, kind: str, item: object, now: float) -> bool:
         """Play a citizen's arrival or a window's finish; False for any other event."""
@@ -407,6 +442,8 @@ class Simulation:
         elif kind == "finish":
             assert isinstance(item, SimWindow)
             self._finish(item, now)
+        elif kind == "open":
+            self._dispatch(now)
         else:
             return False
         return True
@@ -414,6 +451,13 @@ class Simulation:
     def run(self, progress: ProgressFn | None = None) -> DayResult:
         for ticket in self.tickets:
             self._push(ticket.arrival, 1, "arrive", ticket)
+        # A window opening later in the day (and every window at the close, when those
+        # that closed earlier work on) calls the queue it finds.
+        openings = {a for w in self.windows for a, _ in w.spans or () if a > self.open_s}
+        if any(w.spans is not None for w in self.windows):
+            openings.add(self.close_s)
+        for moment in sorted(openings):
+            self._push(moment, 0, "open", None)
         step = self.scenario.scenario.sample_minutes * 60.0
         self._push(self.open_s, 2, "sample", None)
         end = self.open_s
@@ -438,6 +482,10 @@ class Simulation:
             self.open_s,
             max(end, self.close_s),
         )
+
+
+def _spans(minutes: list[tuple[int, int]] | None) -> tuple[tuple[float, float], ...] | None:
+    return None if minutes is None else tuple((a * 60.0, b * 60.0) for a, b in minutes)
 
 
 def simulate_day(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,16 @@ def _minutes(value: str) -> int:
     return int(match.group(1)) * 60 + int(match.group(2))
 
 
+def _span(value: str) -> tuple[int, int]:
+    start, sep, end = value.partition("-")
+    if not sep:
+        raise ValueError(f"open hours {value!r} must look like 09:00-12:00")
+    a, b = _minutes(start.strip()), (24 * 60 if end.strip() == "24:00" else _minutes(end.strip()))
+    if a >= b:
+        raise ValueError(f"open hours {value!r} end before they begin")
+    return a, b
+
+
 class DaySpec(_Strict):
     name: str
     description: str = ""
@@ -47,6 +58,9 @@ class DaySpec(_Strict):
     visitors: float = Field(gt=0)
     # Relative arrival rate per hour from opening; the last hour may be partial.
     hourly: list[float] = Field(min_length=1)
+    # The length of each step of the arrival profiles (60: hourly; 15: a rate for each
+    # quarter hour from opening, as a profile learned from a hall's history is).
+    profile_minutes: int = Field(default=60, ge=1, le=60)
     interleave: str = "2:1"
     green_share: float = Field(default=0.0, ge=0, le=1)
     priority_share: float = Field(default=0.0, ge=0, le=1)
@@ -77,7 +91,7 @@ class DaySpec(_Strict):
     def _valid(self) -> DaySpec:
         if self.open_minute >= self.close_minute:
             raise ValueError("the day must open before it closes")
-        hours = (self.close_minute - self.open_minute) / 60
+        hours = (self.close_minute - self.open_minute) / self.profile_minutes
         if len(self.hourly) < hours - 1e-9:
             raise ValueError(f"hourly needs a rate for each of the {hours:g} opening hours")
         if self.green_share + self.priority_share + self.appointment_share > 1:
@@ -123,6 +137,23 @@ class WindowSpec(_Strict):
     secondary: dict[str, float] | list[str] = Field(default_factory=dict)
     # Today's practice (dedicated): the window's own services; default its primary ones.
     own: list[str] | None = None
+    # When it calls, e.g. ["08:30-12:00", "14:00-17:30"]; default the whole day. After the
+    # day's close a window that was open that day works on until the queue is empty.
+    open_hours: list[str] | None = None
+
+    @field_validator("open_hours")
+    @classmethod
+    def _hours(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None:
+            spans = sorted(_span(v) for v in value)
+            for (_, end), (start, _) in pairwise(spans):
+                if start < end:
+                    raise ValueError("open hours overlap")
+        return value
+
+    def spans(self) -> list[tuple[int, int]] | None:
+        """Open hours as (start, end) minutes since midnight, in order; None: all day."""
+        return None if self.open_hours is None else sorted(_span(v) for v in self.open_hours)
 
     @model_validator(mode="after")
     def _valid(self) -> WindowSpec:
@@ -181,7 +212,9 @@ class Scenario(_Strict):
         total = sum(s.share for s in self.services)
         if abs(total - 1.0) > 0.005:
             raise ValueError(f"service shares add up to {total:.3f}, not 1")
-        hours = (self.scenario.close_minute - self.scenario.open_minute) / 60
+        hours = (
+            self.scenario.close_minute - self.scenario.open_minute
+        ) / self.scenario.profile_minutes
         for service in self.services:
             if service.hourly is not None and len(service.hourly) < hours - 1e-9:
                 raise ValueError(

@@ -15,11 +15,12 @@ from services.engine.auth.security import create_access_token
 from tests.helpers.api import API, assert_problem
 from tests.helpers.app import access_change
 from tests.helpers.halls import PASSWORD, Hall, seed_hall
+from tests.helpers.regions import TOWN_A, TOWN_B, place, put_region, region_admin
 
 SECRET = "test-secret-key-not-for-production"  # what tests.helpers.app.make_settings uses
 
 # The expected policy, written out here rather than read from permissions.py.
-READ = {"admin", "manager", "staff", "kiosk", "gateway", "display", "city_admin"}
+READ = {"admin", "manager", "staff", "kiosk", "gateway", "display", "city_admin", "region_admin"}
 ALLOWED: dict[str, set[str]] = {
     "read_ticket": READ,
     "read_queues": READ,
@@ -31,12 +32,17 @@ ALLOWED: dict[str, set[str]] = {
     "cancel": {"admin", "manager", "staff", "city_admin"},
     # A rating is the citizen's own: only their devices (and an admin) record one.
     "rate": {"admin", "kiosk", "gateway", "city_admin"},
+    # The hall's devices (设备管理): its managers and admins only.
+    "device_admin": {"admin", "manager", "city_admin"},
 }
 UNAUTHENTICATED = ["no_token", "bad_token", "forged_jwt", "unknown_device", "expired_jwt"]
 OTHER_HALL = [
     f"other_{who}" for who in ("admin", "manager", "staff", "kiosk", "gateway", "display")
-]
-OWN = ["admin", "manager", "staff", "kiosk", "gateway", "display", "city_admin"]
+] + ["other_region_admin"]  # a region admin of the neighbouring town (regions/)
+# A region admin of the hall's town reads, and acts in nothing.
+# A station device (jiaohao stats push) only pushes a remote hall's figures: refused here.
+OWN = ["admin", "manager", "staff", "kiosk", "gateway", "display", "city_admin", "region_admin"]
+OWN += ["station"]
 
 
 @dataclass
@@ -90,12 +96,19 @@ async def make_world(app, client: httpx.AsyncClient) -> World:  # type: ignore[n
         await session.commit()
         city_id = city.id
     headers = {
-        who: hall.h(who) for who in ("admin", "manager", "staff", "kiosk", "gateway", "display")
+        who: hall.h(who)
+        for who in ("admin", "manager", "staff", "kiosk", "gateway", "display", "station")
     }
     headers.update({f"other_{who}": other.h(who) for who in list(headers)})
     headers["city_admin"] = bearer(
         create_access_token(secret=SECRET, user_id=city_id, role="admin", hall_id=None, minutes=5)
     )
+    await put_region(app, TOWN_A, "北山街道")
+    await put_region(app, TOWN_B, "西溪街道")
+    await place(app, hall.code, TOWN_A)
+    await place(app, other.code, TOWN_B)
+    headers["region_admin"] = await region_admin(app, "beishan-admin", TOWN_A)
+    headers["other_region_admin"] = await region_admin(app, "xixi-admin", TOWN_B)
     headers["no_token"] = {}
     headers["bad_token"] = bearer("not-a-token")
     headers["forged_jwt"] = bearer(
@@ -170,6 +183,10 @@ async def _rate(w: World, h: dict[str, str], fresh: bool) -> httpx.Response:
     return await w.client.post(url, json={"level": 5}, headers=h)
 
 
+async def _device_admin(w: World, h: dict[str, str], fresh: bool) -> httpx.Response:
+    return await w.client.get(f"{API}/{w.hall.code}/devices/admin", headers=h)
+
+
 REQUESTS: dict[str, tuple[Request, int]] = {
     "read_ticket": (_read_ticket, 200),
     "read_queues": (_read_queues, 200),
@@ -180,6 +197,7 @@ REQUESTS: dict[str, tuple[Request, int]] = {
     "window_pause": (_window_pause, 200),
     "cancel": (_cancel, 200),
     "rate": (_rate, 201),
+    "device_admin": (_device_admin, 200),
 }
 
 

@@ -52,7 +52,9 @@ async def _through_the_api(url: str, hall: str, token: str, username: str, passw
         assert wrong.status_code == 401
 
 
-DEMO_USER = re.compile(r"^\s*(manager|staff)\s+user\s+(\S+) / (\S+)$", re.MULTILINE)
+DEMO_USER = re.compile(
+    r"^\s*(manager|staff|region)\s+user\s+(\S+) / (\S+)(?: \(\S+\))?$", re.MULTILINE
+)
 DEMO_DEVICE = re.compile(r"^\s*(kiosk|gateway|display)\s+device\s+(\S+): (jhd_\S+)$", re.MULTILINE)
 
 
@@ -78,6 +80,7 @@ def test_cli_from_an_empty_database(cli: Cli, tmp_path: Path) -> None:
     devices = DEMO_DEVICE.findall(first)
     assert sorted((role, name) for role, name, _ in users) == [
         ("manager", "demo-manager"),
+        ("region", "demo-district"),
         ("staff", "demo-staff"),
     ]
     assert sorted(kind for kind, _, _ in devices) == ["display", "gateway", "kiosk"]
@@ -94,7 +97,7 @@ def test_cli_from_an_empty_database(cli: Cli, tmp_path: Path) -> None:
         n_devices = len((await session.execute(select(Device.id))).all())
         return halls, n_users, n_devices
 
-    assert cli.query(counts) == (["demo"], 2, 3)  # the second run added nothing
+    assert cli.query(counts) == (["demo"], 3, 3)  # the second run added nothing
     demo_password = next(p for role, _, p in users if role == "manager")
     demo_kiosk = next(t for kind, _, t in devices if kind == "kiosk")
     outside_loop(
@@ -161,7 +164,7 @@ def test_cli_from_an_empty_database(cli: Cli, tmp_path: Path) -> None:
             "--password-stdin", stdin="another long password\n",
         )  # fmt: skip
         assert taken.returncode == 2 and "exists" in taken.stderr
-        assert cli.query(counts)[1] == 3  # demo's two and cli-manager
+        assert cli.query(counts)[1] == 4  # demo's three and cli-manager
 
     # device add: the token is printed once; the database holds its SHA-256 only.
     out = cli.ok("device", "add", "--hall", "testhall", "--kind", "kiosk", "--name", "kiosk-1")
@@ -194,3 +197,44 @@ def test_advise(cli: Cli) -> None:
     assert bad.returncode == 2 and "give dates as" in bad.stderr
     unknown = cli("advise", "--hall", "nohall", "--from", "2026-11-02", "--to", "2026-11-02")
     assert unknown.returncode == 2 and "nohall" in unknown.stderr
+
+
+async def _a_day_of_history(url: str) -> None:
+    from tests.helpers.hallday import a_small_day
+    from tests.helpers.halls import seed_hall
+
+    app = app_for(url)
+    async with serving(app) as client:
+        await a_small_day(client, await seed_hall(app, client))
+
+
+def test_advise_checked_by_the_simulator_and_replay(cli: Cli) -> None:
+    """`jiaohao advise` adds the comparison with today's windows and the simulator's check
+    (how much history it rests on); `jiaohao replay` replays a day with a what-if and
+    refuses a bad one with its code."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    cli.ok("migrate")
+    outside_loop(asyncio.run, _a_day_of_history(cli.url))
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    day = today.isoformat()
+    period = ["--hall", "testhall", "--from", day, "--to", day]
+    out = cli.ok("advise", *period, "--seeds", "2", "--weekday", str(today.weekday()))
+    assert "Windows per hour, advice (all services) against today's (hall open 00:00-24:00)" in out
+    assert "learned from 4 tickets over 1 days" in out
+    assert "today's windows: 4 windows, 96.0 window-hours" in out
+    assert "the advice's windows:" in out and "企业开办" in out.split("today's windows:")[1]
+    quiet = cli.ok("advise", *period, "--no-check")
+    assert "Checked by the simulator" not in quiet
+
+    what_if = ["--window", "3:own=business,estate:open=00:00-24:00", "--window", "4:closed"]
+    replayed = cli.ok("replay", "--hall", "testhall", "--day", day, *what_if)
+    assert replayed.startswith(f"testhall {day}: 3 citizens replayed")
+    assert "what happened:" in replayed and "what if (balanced):" in replayed
+    assert "  3: own 企业开办, 不动产登记; helps -; open 00:00-24:00" in replayed
+    assert "  4: own 不动产登记; helps -; open closed" in replayed
+    bad = cli("replay", "--hall", "testhall", "--day", day, "--window", "1:own=passport")
+    assert bad.returncode == 2 and "replay_unknown_service" in bad.stderr
+    worse = cli("replay", "--hall", "testhall", "--day", day, "--window", "one")
+    assert worse.returncode == 2 and "window's number" in worse.stderr

@@ -98,8 +98,13 @@ async def test_revoking_a_device_or_disabling_an_account_closes_its_sockets(
             await asyncio.to_thread(revoke, database_url, tmp_path, hall, f"{hall.code}-display")
             shut = await closed(display)
             assert shut.code == 4401 and "revoked" in shut.reason, shut
-            # The others stay, and are told what happens in the hall.
+            # The others stay, and are told what happens in the hall: the revocation
+            # itself (device.changed, for the manager's pages; on SQLite heard from the
+            # command's process with the next commit here), then an issue.
             await issue(client, hall)
+            for ws in (staff, manager):
+                (told,) = await ws.events(1)
+                assert (told["type"], told["data"]["action"]) == ("device.changed", "revoked")
             for ws in (staff, manager):
                 assert await told_of_an_issue(ws) == "A001"
 
@@ -206,11 +211,13 @@ async def test_a_revoked_device_is_cut_off_on_every_engine_process(
             )
             async with httpx.AsyncClient(timeout=10) as http:
                 await issue(http, hall, base=a.base_url)
-            while (message := json.loads(await asyncio.wait_for(manager.recv(), 10)))[
-                "kind"
-            ] != "event":
-                pass
-            assert message["type"] == "ticket.issued"
+            seen = []
+            while len(seen) < 2:
+                message = json.loads(await asyncio.wait_for(manager.recv(), 10))
+                if message["kind"] == "event":
+                    seen.append(message["type"])
+            # The revocation (for the manager's pages), then the ticket.
+            assert seen == ["device.changed", "ticket.issued"]
     finally:
         a.stop()
         b.stop()

@@ -73,6 +73,7 @@ async def seed_hall(
                 active=True,
             )
             for role in Role
+            if role is not Role.REGION_ADMIN  # a region's account, not a hall's
         ]
         session.add_all(users)
         await session.commit()

@@ -41,6 +41,7 @@ notice = "请携带身份证件"
 
 [hall.hours]
 weekly = {{ daily = ["00:00-24:00"] }}
+national_calendar = false
 
 [hall.booking]
 capacity_per_slot = 3

@@ -137,6 +137,29 @@ async def test_a_manager_watches_and_runs_the_hall(database_url: str, tmp_path: 
                 "\"tr[data-key='testhall-kiosk/printer']\");"
                 " return !!r && r.dataset.status === 'error'; }",
             )
+            # The gateway finds window 2's keypad silent: offline, on the page within a second.
+            silent = {
+                "devices": [
+                    {
+                        "key": "keypad:2",
+                        "kind": "keypad",
+                        "window": 2,
+                        "status": "offline",
+                        "reason": "no answer after 3 tries",
+                    }
+                ]
+            }
+            put = await http.put(
+                f"{API}/{hall.code}/devices/health", json=silent, headers=hall.h("gateway")
+            )
+            assert put.status_code == 200, put.text
+            took["device offline"] = await within_a_second(
+                page,
+                "() => { const r = document.querySelector("
+                "\"tr[data-key='testhall-gateway/keypad:2']\");"
+                " return !!r && r.dataset.status === 'offline'"
+                " && r.textContent.includes('连续3次无应答'); }",
+            )
             # The alert sweep (every 0.5 s here) alerts the fault.
             await page.wait_for_selector(".alert[data-kind='device_error']", timeout=3000)
             assert "缺纸" in await page.locator(".alert[data-kind='device_error']").inner_text()

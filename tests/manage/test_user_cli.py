@@ -39,7 +39,8 @@ def _login(url: str, username: str, password: str) -> int:
     return asyncio.run(go())
 
 
-def test_the_operator_lists_disables_enables_and_resets(cli: Cli) -> None:
+def _a_clerk(cli: Cli, username: str) -> None:
+    """The test hall, migrated and applied, with a clerk whose password is "first password"."""
     cli.ok("migrate")
     cli.ok("hall", "apply", str(TEST_HALL))
     cli.ok(
@@ -50,10 +51,14 @@ def test_the_operator_lists_disables_enables_and_resets(cli: Cli) -> None:
         "--role",
         "staff",
         "--username",
-        "li.si",
+        username,
         "--password-stdin",
         stdin="first password\n",
     )
+
+
+def test_the_operator_lists_disables_enables_and_resets(cli: Cli) -> None:
+    _a_clerk(cli, "li.si")
     listed = cli.ok("user", "list", "--hall", "testhall")
     assert re.search(r"^li\.si\tstaff\tactive\tlast login -$", listed, re.MULTILINE), listed
     assert outside_loop(_login, cli.url, "li.si", "first password") == 200
@@ -68,3 +73,33 @@ def test_the_operator_lists_disables_enables_and_resets(cli: Cli) -> None:
     assert outside_loop(_login, cli.url, "li.si", password) == 200
     missing = cli("user", "disable", "nobody")
     assert missing.returncode == 2 and "no account 'nobody'" in missing.stderr
+
+
+def _token(url: str, username: str, password: str) -> str:
+    async def go() -> str:
+        async with serving(app_for(url)) as client:
+            response = await client.post(
+                "/api/v1/auth/token", data={"username": username, "password": password}
+            )
+            assert response.status_code == 200, response.text
+            token: str = response.json()["access_token"]
+            return token
+
+    return asyncio.run(go())
+
+
+def _me(url: str, token: str) -> int:
+    async def go() -> int:
+        async with serving(app_for(url)) as client:
+            me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+            return me.status_code
+
+    return asyncio.run(go())
+
+
+def test_a_reset_from_the_command_line_cuts_issued_tokens(cli: Cli) -> None:
+    _a_clerk(cli, "wang.wu")
+    token = outside_loop(_token, cli.url, "wang.wu", "first password")
+    assert outside_loop(_me, cli.url, token) == 200
+    cli.ok("user", "reset-password", "wang.wu")
+    assert outside_loop(_me, cli.url, token) == 401

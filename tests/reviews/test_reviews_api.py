@@ -23,6 +23,7 @@ from services.engine.halls.service import get_hall
 from services.engine.partners.webhooks import WebhookWorker
 from services.engine.public.signing import ticket_signature
 from services.engine.reviews import service as reviews
+from services.engine.reviews import staff
 from services.engine.reviews.models import ReviewCase
 from services.engine.tickets.models import Ticket
 from tests.helpers.api import API, act, assert_problem, issue
@@ -230,7 +231,9 @@ async def test_a_bad_review_worked_to_closed(
     assert "回访整改满意率" in page.text
 
 
-async def test_appeal_and_the_role_matrix(app: Any, client: httpx.AsyncClient, hall: Hall) -> None:
+async def test_appeal_and_the_role_matrix(
+    app: Any, client: httpx.AsyncClient, hall: Hall, monkeypatch: pytest.MonkeyPatch
+) -> None:
     await act(client, hall, 1, "sign-in", who="staff")
     ticket_id = await finished(client, hall)
     r = await client.post(
@@ -240,6 +243,8 @@ async def test_appeal_and_the_role_matrix(app: Any, client: httpx.AsyncClient, h
     )
     assert r.status_code == 201
     [case] = await cases(client, hall)
+    # The clerk's page shows a rating only once the citizen has gone (30 minutes).
+    monkeypatch.setattr(staff, "utcnow", lambda: utcnow() + timedelta(minutes=31))
     mine = await client.get(f"{API}/{hall.code}/reviews/mine", headers=hall.h("staff"))
     assert [c["id"] for c in mine.json()] == [case["id"]]
     appeal = await client.post(

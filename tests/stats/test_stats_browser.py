@@ -9,7 +9,6 @@ import asyncio
 import csv
 import io
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -18,27 +17,10 @@ from openpyxl import load_workbook
 from services.assets import served_files
 from tests.helpers.browser import ARTIFACTS, chromium
 from tests.helpers.hallday import a_small_day
-from tests.helpers.halls import PASSWORD, seeded
-from tests.helpers.processes import EngineProcess, start
+from tests.helpers.halls import seeded
+from tests.helpers.pages import bars, db_label, engine_process, log_in, new_page, pdf_pages
 
 pytestmark = pytest.mark.browser
-
-
-async def bars(page: Any, chart: str) -> list[int]:
-    """How many bars each series of a chart draws (ECharts' own model of it)."""
-    counts: list[int] = await page.evaluate(
-        "(id) => echarts.getInstanceByDom(document.getElementById(id))"
-        ".getOption().series.map(s => s.data.length)",
-        chart,
-    )
-    return counts
-
-
-def _pages(pdf: bytes) -> int:
-    """Pages in a PDF: its page objects (/Type /Page, not /Pages)."""
-    import re
-
-    return len(re.findall(rb"/Type\s*/Page(?!s)", pdf))
 
 
 async def test_a_manager_reads_the_days_figures(database_url: str, tmp_path: Path) -> None:
@@ -46,30 +28,19 @@ async def test_a_manager_reads_the_days_figures(database_url: str, tmp_path: Pat
     # assets); without it this test fails rather than pass on tables alone.
     assert "echarts.min.js" in served_files(), "run `jiaohao assets` (make does)"
     hall = await seeded(database_url)
-    engine = EngineProcess(database_url, tmp_path, "engine")
-    await start(engine)
-    db = "postgres" if database_url.startswith("postgresql") else "sqlite"
-    try:
+    db = db_label(database_url)
+    async with engine_process(database_url, tmp_path) as engine:
         async with httpx.AsyncClient(base_url=engine.base_url, timeout=10) as http:
             await a_small_day(http, hall)
         async with chromium() as browser:
-            page = await browser.new_page(
-                viewport={"width": 1366, "height": 768}, locale="zh-CN", accept_downloads=True
-            )
-            errors: list[str] = []
-            page.on("pageerror", lambda e: errors.append(str(e)))
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page, errors = await new_page(browser, accept_downloads=True)
             await page.goto(f"{engine.base_url}/stats/{hall.code}")
             # A clerk may not read the statistics.
-            await page.fill("#username", f"{hall.code}-staff")
-            await page.fill("#password", PASSWORD)
-            await page.click("#login-button")
+            await log_in(page, hall, "staff")
             await page.wait_for_function(
                 "() => document.getElementById('login-error').textContent.includes('管理人员')"
             )
-            await page.fill("#username", f"{hall.code}-manager")
-            await page.fill("#password", PASSWORD)
-            await page.click("#login-button")
+            await log_in(page, hall, "manager")
             await page.wait_for_function("() => window.jiaohao.state.loads === 1")
             # Today, by hour: one hour of activity, so one bar per series.
             await page.click("[data-quick='today']")
@@ -111,7 +82,7 @@ async def test_a_manager_reads_the_days_figures(database_url: str, tmp_path: Pat
             assert (await page.locator("#print-title").inner_text()).endswith("政务服务月报")
             await page.emulate_media(media="print")
             pdf = await page.pdf(format="A4", print_background=True)
-            assert _pages(pdf) == 1
+            assert pdf_pages(pdf) == 1
             await asyncio.to_thread((ARTIFACTS / f"stats-{db}-monthly.pdf").write_bytes, pdf)
             await page.emulate_media(media="screen")
             # No script error, nothing refused by the page's CSP, so far.
@@ -122,5 +93,3 @@ async def test_a_manager_reads_the_days_figures(database_url: str, tmp_path: Pat
             await page.click("#filters button[type='submit']")
             await page.wait_for_selector("#status", state="visible")
             assert await page.locator("#status").inner_text() == "输入内容不正确，请检查后重试"
-    finally:
-        engine.stop()

@@ -33,7 +33,8 @@ def at(day: str, hhmm: str, second: int = 0) -> datetime:
 
 
 def hours(**raw: object) -> Schedule:
-    return HoursSpec.model_validate(raw).schedule()
+    """A hall's own calendar only (the national one: tests/unit/test_national_calendar.py)."""
+    return HoursSpec.model_validate({"national_calendar": False, **raw}).schedule()
 
 
 # A hall with a lunch break, a Wednesday night market, a Saturday morning
@@ -287,6 +288,7 @@ def test_service_hours_restricted_to_hall_hours() -> None:
             "weekly": {"mon-fri": ["08:30-12:00", "14:00-17:30"]},
             "extra": {"wed": ["19:00-21:00"], "sat": ["09:00-11:00"]},
             "working_dates": {"2026-10-11": "mon"},
+            "national_calendar": False,
         }
     )
     # Declared wider than the hall: 07:00-13:00 weekdays and all Saturday.
@@ -335,7 +337,8 @@ def test_town_centre_file() -> None:
     assert civil.is_open(at("2026-09-28", "09:00"))
     assert not civil.is_open(at("2026-09-28", "15:00"))  # mornings only
     assert not civil.is_open(at("2026-09-30", "20:00"))  # not at the night market
-    assert not civil.is_open(at("2026-10-10", "10:00"))  # not at the Saturday market
+    # Saturday 10-10 is a national 调休 working day: Monday's hours, so civil too.
+    assert civil.is_open(at("2026-10-10", "10:00"))
     assert civil.next_opening(at("2026-09-30", "12:00")) == at("2026-10-08", "08:30")
     social = service_schedule(spec.hall.hours, services["social"].hours)
     assert social.is_open(at("2026-09-30", "20:00"))

@@ -103,6 +103,8 @@ class HallReading:
         for r in self.reporters:
             if r.reporter.last_seen_at is None:
                 continue  # never set up yet: listed as offline, not an alert
+            if not r.reporter.active:
+                continue  # revoked on purpose (设备管理): its silence is expected
             if r.status == "offline":
                 # One alert for a silent reporter, not one per device behind it.
                 out.append(

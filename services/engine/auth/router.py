@@ -29,6 +29,7 @@ class MeOut(BaseModel):
     hall_id: int | None
     hall: str | None = None  # the hall's code (a kiosk or gateway finds its hall from its token)
     name: str
+    region: str | None = None  # a region admin's region (行政区划代码)
 
 
 # A wrong password (401) and too many of them (429, login_throttled) are the route's own.
@@ -74,4 +75,5 @@ async def me(principal: CurrentPrincipal, session: SessionDep) -> MeOut:
         hall_id=principal.hall_id,
         hall=code,
         name=principal.name,
+        region=principal.region,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,8 +42,24 @@ def device_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def password_stamp(*, secret: str, password_hash: str) -> str:
+    """A short mark of the account's current password, carried in its staff tokens.
+
+    A password reset changes the hash, so every token issued before it stops working
+    (auth/service.py ``principal_from_token``). Keyed with the engine's secret: the
+    token (readable by its holder) says nothing about the hash.
+    """
+    return hmac.new(secret.encode(), password_hash.encode(), hashlib.sha256).hexdigest()[:20]
+
+
 def create_access_token(
-    *, secret: str, user_id: int, role: str, hall_id: int | None, minutes: int
+    *,
+    secret: str,
+    user_id: int,
+    role: str,
+    hall_id: int | None,
+    minutes: int,
+    stamp: str | None = None,
 ) -> str:
     now = datetime.now(UTC)
     claims: dict[str, Any] = {
@@ -53,6 +70,8 @@ def create_access_token(
         "exp": int((now + timedelta(minutes=minutes)).timestamp()),
         "typ": "staff",
     }
+    if stamp is not None:
+        claims["pws"] = stamp
     return jwt.encode(claims, secret, algorithm=_ALGORITHM)
 
 

@@ -9,15 +9,16 @@ from dataclasses import dataclass
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.engine.auth import security
+from services.engine.auth import scope, security
 from services.engine.auth.cache import AccessCache
 from services.engine.auth.hashing import PasswordChecker
 from services.engine.auth.models import Device, User
 from services.engine.auth.permissions import DeviceKind, Principal, Role
 from services.engine.auth.throttle import LoginThrottle
 from services.engine.core.db import utcnow
-from services.engine.core.errors import NotFound, Refusal, Unauthorized, ValidationFailed
+from services.engine.core.errors import Refusal, Unauthorized, ValidationFailed
 from services.engine.halls.models import Hall
+from services.engine.regions.models import Region
 
 log = logging.getLogger(__name__)
 
@@ -79,6 +80,8 @@ async def login(
         role=account.role,
         hall_id=account.hall_id,
         minutes=minutes,
+        # A password reset cuts the tokens issued before it (principal_from_token).
+        stamp=security.password_stamp(secret=secret, password_hash=account.password_hash),
     )
 
 
@@ -98,6 +101,7 @@ async def principal_from_token(
     """
     device_hash: str | None = None
     user_id = 0
+    stamp: str | None = None
     if token.startswith(security.DEVICE_TOKEN_PREFIX):
         device_hash = security.device_token_hash(token)
         key = f"device:{device_hash}"
@@ -106,7 +110,11 @@ async def principal_from_token(
         if claims is None:
             raise Unauthorized("invalid or expired token")
         user_id = int(claims["sub"])
-        key = f"user:{user_id}"
+        # Tokens from a login carry the password's stamp: a reset cuts them. (Tokens
+        # without one -- from an engine before this check -- last until they expire.)
+        raw_stamp = claims.get("pws")
+        stamp = raw_stamp if isinstance(raw_stamp, str) else None
+        key = f"user:{user_id}:{stamp or ''}"
 
     async def read() -> Principal:
         if device_hash is not None:
@@ -119,7 +127,12 @@ async def principal_from_token(
         user = await session.get(User, user_id)
         if user is None or not user.active:
             raise Unauthorized("account disabled")
-        return Principal("user", user.id, user.role, user.hall_id, user.username)
+        if stamp is not None and stamp != security.password_stamp(
+            secret=secret, password_hash=user.password_hash
+        ):
+            raise Unauthorized("the password was reset: log in again")
+        # A region admin carries its scope: the halls below its region (auth/scope.py).
+        return await scope.user_principal(session, user)
 
     return await cache.principal_or(key, read) if cache is not None else await read()
 
@@ -137,17 +150,29 @@ class NewDevice:
 
 
 async def add_user(
-    *, session: AsyncSession, hall: Hall | None, role: Role, username: str, password: str
+    *,
+    session: AsyncSession,
+    hall: Hall | None,
+    role: Role,
+    username: str,
+    password: str,
+    region: Region | None = None,
 ) -> User:
     if len(password) < 8:
         raise ValidationFailed("passwords need at least 8 characters")
-    if role is not Role.ADMIN and hall is None:
+    if role is Role.REGION_ADMIN:
+        if region is None or hall is not None:
+            raise ValidationFailed("a region admin belongs to a region, not to a hall")
+    elif region is not None:
+        raise ValidationFailed("only a region admin belongs to a region")
+    elif role is not Role.ADMIN and hall is None:
         raise ValidationFailed("managers and staff belong to a hall")
     exists = (await session.execute(select(User.id).where(User.username == username))).first()
     if exists:
         raise AccountExists(f"user {username!r} exists")
     user = User(
         hall_id=hall.id if hall else None,
+        region_id=region.id if region else None,
         username=username,
         password_hash=security.hash_password(password),
         role=role.value,
@@ -179,18 +204,6 @@ async def add_device(
     session.add(device)
     await session.commit()
     return NewDevice(device, token)
-
-
-async def revoke_device(*, session: AsyncSession, hall: Hall, name: str) -> Device:
-    """Stop a device's token from working (a kiosk replaced, a token leaked)."""
-    device = (
-        await session.execute(select(Device).where(Device.hall_id == hall.id, Device.name == name))
-    ).scalar_one_or_none()
-    if device is None:
-        raise NotFound(f"no device {name!r} in hall {hall.code}")
-    device.active = False
-    await session.commit()
-    return device
 
 
 async def usernames(*, session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str]:

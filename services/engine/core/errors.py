@@ -181,6 +181,15 @@ class HallConfigInvalid(Refusal):
     title = "Hall configuration is invalid"
 
 
+class SettingsInvalid(Refusal):
+    """A change on the settings page (大厅设置) that ``hall apply`` would refuse too:
+    ``detail`` in Chinese, ``problems`` [{field, message}] one per refused field."""
+
+    status = 422
+    code = "settings_invalid"
+    title = "Hall settings refused"
+
+
 class BatchAborted(Refusal):
     """The batch this request was written in failed as a whole (engine stopping, database
     failure): the request may be tried again."""

@@ -35,3 +35,25 @@ class DeviceHealthRecord(Base):
     last_seen: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     reported_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class HardwareAssignment(Base):
+    """Which window a keypad or evaluation pad behind a gateway serves (设备归属窗口).
+
+    The gateway's own file says it first (``keypad:3`` is the keypad it drives for window
+    3); an assignment made on the manager's page overrides that: the gateway fetches the
+    assignments when it starts and again on each ``device.assigned`` event (docs/gateway.md).
+    No row: the gateway's file holds.
+    """
+
+    __tablename__ = "device_assignments"
+    __table_args__ = (UniqueConstraint("gateway_id", "key"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    hall_id: Mapped[int] = mapped_column(ForeignKey("halls.id", ondelete="CASCADE"), index=True)
+    gateway_id: Mapped[int] = mapped_column(ForeignKey("devices.id", ondelete="CASCADE"))
+    # The device as the gateway's health report names it: "keypad:3", "evaluator:3".
+    key: Mapped[str] = mapped_column(String(64))
+    window: Mapped[int] = mapped_column(Integer)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    assigned_by: Mapped[str] = mapped_column(String(64))

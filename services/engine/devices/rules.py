@@ -106,3 +106,20 @@ def silence_reason(last_contact: datetime | None, silent_after: float) -> str:
     if last_contact is None:
         return "never reported"
     return f"no report for more than {silent_after:g} s"
+
+
+# -- device administration (设备管理) ---------------------------------------------------
+
+# What a manager may move to another window: the desk devices. An LED board hangs above
+# its window and a bus is a cable: they stay where the gateway's file puts them.
+ASSIGNABLE_KINDS = (HardwareKind.KEYPAD.value, HardwareKind.EVALUATOR.value)
+
+
+def assignable(key: str) -> tuple[str, int] | None:
+    """``keypad:3`` -> ("keypad", 3): a desk device and the window the gateway's file
+    gives it; None for anything else (a board, a bus, a printer)."""
+    kind, sep, number = key.partition(":")
+    if not sep or kind not in ASSIGNABLE_KINDS or not number.isascii() or not number.isdigit():
+        return None
+    window = int(number)
+    return (kind, window) if window >= 1 else None

@@ -69,12 +69,13 @@ ACCESS_TRIGGERS = (
         for what in ("access_update", "access_delete")
     ),
     "services_access_change",
+    "regions_access_change",  # migration 0012: a region admin's scope follows the tree
 )
 _ENABLED_ACCESS_TRIGGERS = """
     SELECT tgname FROM pg_trigger
     WHERE tgname = ANY($1::text[]) AND tgenabled IN ('O', 'A')
       AND tgrelid IN (to_regclass('devices'), to_regclass('users'), to_regclass('halls'),
-                      to_regclass('services'))
+                      to_regclass('services'), to_regclass('regions'))
 """
 WATCH_SECONDS = 15.0
 APPLICATION_NAME = "jiaohao-listener"  # how the LISTEN connection shows in pg_stat_activity

@@ -24,6 +24,7 @@ from services.engine.core.db import utcnow
 from services.engine.halls import repository as halls_repo
 from services.engine.partners.service import forget_old_nonces
 from services.engine.reviews import service as reviews
+from services.engine.statistics import rollup as statistics_facts
 from services.engine.windows import service as windows
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,7 @@ class HousekeepingStats:
     held_expired: int = 0
     reviews_overdue: int = 0
     phones_erased: int = 0
+    stats_days_rolled: int = 0
     failed_steps: int = 0
 
 
@@ -77,10 +79,15 @@ class Housekeeper:
         async def nonces(session: AsyncSession) -> None:
             await forget_old_nonces(session=session, now=now)
 
+        async def facts(session: AsyncSession) -> None:
+            # Closed days' statistics facts, recomputed where their raw rows changed.
+            stats.stats_days_rolled = await statistics_facts.keep_facts(session, now)
+
         await self._step("booking no-shows", stats, no_shows)
         await self._step("held tickets", stats, held)
         await self._step("bad-review cases", stats, cases)
         await self._step("partner nonces", stats, nonces)
+        await self._step("statistics facts", stats, facts)
         return stats
 
     async def _loop(self) -> None:

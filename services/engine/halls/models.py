@@ -36,6 +36,15 @@ class Hall(Base):
     # Tidal window rules (潮汐窗口), as in the hall file's [hall.tidal].
     tidal: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     notice: Mapped[str] = mapped_column(Text, default="")
+    # The hall file's ``keep_adjustments``: on-the-spot window changes survive ``hall apply``.
+    keep_adjustments: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # The region the hall serves (行政区划, regions/); None: in no region yet.
+    region_id: Mapped[int | None] = mapped_column(
+        ForeignKey("regions.id", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    # A remote station (村级服务站 on its own engine): registered under its region here so
+    # the district's reports can take its daily figures; nothing runs for it on this engine.
+    remote: Mapped[bool] = mapped_column(Boolean, default=False)
     # Last event sequence number handed out (outbox); only grows.
     event_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

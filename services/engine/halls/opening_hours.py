@@ -8,12 +8,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 
+from services.engine.halls.national import NationalCalendar
+
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 _SPAN = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
+
+
+class SettingError(ValueError):
+    """A refused setting: the English message for the hall file's reader (``str``), the
+    same rule in Chinese (``zh``) for the settings page."""
+
+    def __init__(self, message: str, zh: str) -> None:
+        super().__init__(message)
+        self.zh = zh
 
 
 @dataclass(frozen=True, order=True)
@@ -25,17 +36,25 @@ class Session:
 
     def __post_init__(self) -> None:
         if not (0 <= self.start < self.end <= 24 * 60):
-            raise ValueError(f"session {self} must satisfy 00:00 <= start < end <= 24:00")
+            raise SettingError(
+                f"session {self} must satisfy 00:00 <= start < end <= 24:00",
+                f"时段 {self} 不正确：结束时间须晚于开始时间（00:00 至 24:00 之间）",
+            )
 
     @classmethod
     def parse(cls, text: str) -> Session:
         """Parse ``"08:30-12:00"``."""
         match = _SPAN.match(text)
         if not match:
-            raise ValueError(f"session {text!r} is not of the form HH:MM-HH:MM")
+            raise SettingError(
+                f"session {text!r} is not of the form HH:MM-HH:MM",
+                f"时段“{text}”格式不正确，应为 HH:MM-HH:MM（如 08:30-12:00）",
+            )
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         if m1 > 59 or m2 > 59 or h1 > 24 or h2 > 24:
-            raise ValueError(f"session {text!r} has an impossible time")
+            raise SettingError(
+                f"session {text!r} has an impossible time", f"时段“{text}”中有不存在的时间"
+            )
         return cls(h1 * 60 + m1, h2 * 60 + m2)
 
     def contains(self, minute: float) -> bool:
@@ -54,7 +73,7 @@ def parse_sessions(texts: Iterable[str]) -> tuple[Session, ...]:
     sessions = tuple(sorted(Session.parse(t) for t in texts))
     for a, b in pairwise(sessions):
         if b.start < a.end:
-            raise ValueError(f"sessions {a} and {b} overlap")
+            raise SettingError(f"sessions {a} and {b} overlap", f"时段 {a} 与 {b} 重叠")
     return sessions
 
 
@@ -86,12 +105,18 @@ class Schedule:
 
     ``weekly`` and ``extra`` are keyed by weekday (0 = Monday). ``working_dates``
     maps a 调休 date (a weekend day worked) to the weekday whose sessions apply.
+    ``national`` is the national calendar the hall follows (None: it does not):
+    a public holiday is closed, a national 调休 weekend day keeps the sessions of
+    ``makeup_weekday``. The hall's own dates come first; a year the national
+    calendar does not know adds nothing (``halls.national``).
     """
 
     weekly: Mapping[int, tuple[Session, ...]] = field(default_factory=dict)
     extra: Mapping[int, tuple[Session, ...]] = field(default_factory=dict)
     closed_dates: frozenset[date] = frozenset()
     working_dates: Mapping[date, int] = field(default_factory=dict)
+    national: NationalCalendar | None = None
+    makeup_weekday: int = 0
 
     def sessions_on(self, day: date) -> tuple[Session, ...]:
         """The sessions in force on a given local date."""
@@ -100,6 +125,11 @@ class Schedule:
         if day in self.working_dates:
             weekday = self.working_dates[day]
             return _merge(self.weekly.get(weekday, ()))
+        if self.national is not None:
+            if self.national.holiday(day) is not None:
+                return ()  # 法定节假日
+            if self.national.makeup_workday(day) is not None:
+                return _merge(self.weekly.get(self.makeup_weekday, ()))  # 调休上班
         weekday = day.weekday()
         return _merge((*self.weekly.get(weekday, ()), *self.extra.get(weekday, ())))
 
@@ -113,7 +143,7 @@ class Schedule:
         extra = {d: cut(self.extra.get(d, ()), d) for d in range(7)}
         # A 调休 day follows the weekday it stands in for, so the service's
         # hours for that weekday apply.
-        return Schedule(restricted, extra, self.closed_dates, self.working_dates)
+        return replace(self, weekly=restricted, extra=extra)
 
     def is_open(self, local: datetime) -> bool:
         """Whether the hall (or service) is open at a local wall-clock time."""
@@ -152,7 +182,9 @@ def weekday_index(name: str) -> int:
     for index, full in enumerate(WEEKDAYS):
         if len(key) >= 3 and full.startswith(key):
             return index
-    raise ValueError(f"{name!r} is not a weekday (mon..sun)")
+    raise SettingError(
+        f"{name!r} is not a weekday (mon..sun)", f"“{name}”不是星期（mon..sun，如 mon-fri）"
+    )
 
 
 def weekly_from_mapping(raw: Mapping[str, Iterable[str]]) -> dict[int, tuple[Session, ...]]:
@@ -169,7 +201,7 @@ def _check_overlaps(sessions: list[Session]) -> tuple[Session, ...]:
     ordered = tuple(sorted(sessions))
     for a, b in pairwise(ordered):
         if b.start < a.end:
-            raise ValueError(f"sessions {a} and {b} overlap")
+            raise SettingError(f"sessions {a} and {b} overlap", f"时段 {a} 与 {b} 重叠")
     return ordered
 
 
@@ -181,6 +213,6 @@ def expand_weekdays(key: str) -> list[int]:
     if "-" in key:
         first, last = (weekday_index(part) for part in key.split("-", 1))
         if last < first:
-            raise ValueError(f"weekday range {key!r} runs backwards")
+            raise SettingError(f"weekday range {key!r} runs backwards", f"星期范围“{key}”前后颠倒")
         return list(range(first, last + 1))
     return [weekday_index(key)]

@@ -52,3 +52,10 @@ async def get_service_by_code(session: AsyncSession, hall_id: int, code: str) ->
 
 async def get_service(session: AsyncSession, service_id: int) -> Service | None:
     return await session.get(Service, service_id)
+
+
+async def lock_hall(session: AsyncSession, hall_id: int) -> Hall | None:
+    """The hall row, locked until commit (PostgreSQL): changes to its settings queue."""
+    query = select(Hall).where(Hall.id == hall_id).with_for_update()
+    result = await session.execute(query.execution_options(populate_existing=True))
+    return result.scalar_one_or_none()

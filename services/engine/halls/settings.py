@@ -18,9 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from services.engine.balancing.interleave import InterleaveRatio
 from services.engine.balancing.policy import POLICIES
+from services.engine.halls.national import national_calendar
 from services.engine.halls.opening_hours import (
     Schedule,
     Session,
+    SettingError,
     weekday_index,
     weekly_from_mapping,
 )
@@ -33,20 +35,36 @@ class Strict(BaseModel):
 
 
 class HoursSpec(Strict):
-    """Opening sessions per weekday plus the calendar."""
+    """Opening sessions per weekday plus the calendar: the national one (法定节假日 and
+    调休, ``halls.national``) unless ``national_calendar`` is false, and the hall's own
+    closed and working dates on top of it."""
 
     weekly: dict[str, list[str]] = Field(default_factory=dict)
     extra: dict[str, list[str]] = Field(default_factory=dict)
     closed_dates: list[date] = Field(default_factory=list)
     # 调休: a date worked although it is a weekend, and which weekday's hours it keeps.
     working_dates: dict[date, str] = Field(default_factory=dict)
+    # Closed on national public holidays, open on the national 调休 working days (with
+    # the hours of ``makeup_weekday``). False for a hall that opens whatever the
+    # calendar says (a 24-hour self-service area).
+    national_calendar: bool = True
+    makeup_weekday: str = "mon"
 
     @model_validator(mode="after")
     def _valid(self) -> HoursSpec:
         try:
             self.schedule()
+        except SettingError as err:
+            raise SettingError(f"hours: {err}", err.zh) from err
         except ValueError as err:
             raise ValueError(f"hours: {err}") from err
+        both = sorted(set(self.closed_dates) & set(self.working_dates))
+        if both:
+            days = ", ".join(d.isoformat() for d in both)
+            raise SettingError(
+                f"hours: {days} cannot be both closed and a working date",
+                f"{days} 不能既是闭厅日又是调休上班日",
+            )
         return self
 
     def schedule(self) -> Schedule:
@@ -55,6 +73,8 @@ class HoursSpec(Strict):
             extra=weekly_from_mapping(self.extra),
             closed_dates=frozenset(self.closed_dates),
             working_dates={d: weekday_index(w) for d, w in self.working_dates.items()},
+            national=national_calendar() if self.national_calendar else None,
+            makeup_weekday=weekday_index(self.makeup_weekday),
         )
 
 
@@ -90,7 +110,10 @@ class RulesSpec(Strict):
     @classmethod
     def _policy(cls, value: str) -> str:
         if value not in POLICIES:
-            raise ValueError(f"policy must be one of {', '.join(POLICIES)}")
+            raise SettingError(
+                f"policy must be one of {', '.join(POLICIES)}",
+                f"叫号策略须为 {', '.join(POLICIES)} 之一",
+            )
         return value
 
     @field_validator("interleave")
@@ -103,7 +126,7 @@ class RulesSpec(Strict):
     def parse_ratio(value: str) -> InterleaveRatio:
         match = re.fullmatch(r"\s*(\d+)\s*:\s*(\d+)\s*", value)
         if not match:
-            raise ValueError("interleave must look like '2:1'")
+            raise SettingError("interleave must look like '2:1'", "优先与普通号交替比例应形如 2:1")
         return InterleaveRatio(int(match.group(1)), int(match.group(2)))
 
     def ratio(self) -> InterleaveRatio:

@@ -26,7 +26,15 @@ from services.engine.balancing import repository as balancing_repo
 from services.engine.balancing import service as balancing
 from services.engine.core.db import utcnow
 from services.engine.core.problems import problem_responses
-from services.engine.deps import ManageAccess, RowId, SessionDep, SettingsDep, WindowNumber
+from services.engine.deps import (
+    AccessCacheDep,
+    ManageAccess,
+    ReportAccess,
+    RowId,
+    SessionDep,
+    SettingsDep,
+    WindowNumber,
+)
 from services.engine.halls import repository as halls_repo
 from services.engine.halls import service as halls
 from services.engine.halls.service import rules_of
@@ -81,7 +89,7 @@ def links_out(links: dict[str, list[Any]] | None) -> list[LinkOut]:
 
 
 @api.get("/manage/overview", response_model=OverviewOut)
-async def overview(access: ManageAccess, session: SessionDep, settings: SettingsDep) -> OverviewOut:
+async def overview(access: ReportAccess, session: SessionDep, settings: SettingsDep) -> OverviewOut:
     """Everything the dashboard shows, read at one moment: window tiles, queues (the
     furthest over target first), open and recent alerts, tidal windows, devices, the
     latest changes."""
@@ -405,12 +413,15 @@ async def enable_account(user_id: RowId, access: ManageAccess, session: SessionD
 
 @api.post("/accounts/{user_id}/reset-password", response_model=NewPasswordOut)
 async def reset_password(
-    user_id: RowId, access: ManageAccess, session: SessionDep
+    user_id: RowId, access: ManageAccess, session: SessionDep, cache: AccessCacheDep
 ) -> NewPasswordOut:
-    """重置密码: a new generated password, shown in this answer only."""
+    """重置密码: a new generated password, shown in this answer only. The tokens issued
+    before it are refused from now on (this process at once, the others when PostgreSQL
+    announces the change)."""
     user, password = await accounts.reset_password(
         session=session, hall=access.hall, user_id=user_id, principal=access.principal
     )
+    cache.forget()
     return NewPasswordOut(account=account_out(user), password=password)
 
 

@@ -7,7 +7,7 @@ is the citizen's own (不得代评).
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -21,8 +21,10 @@ from services.engine.core.db import utcnow
 from services.engine.core.errors import Forbidden, NotFound, ValidationFailed
 from services.engine.deps import (
     ROW_ID_END,
+    DecideAccess,
     ManageAccess,
     ReadAccess,
+    ReportAccess,
     RowId,
     SessionDep,
     SettingsDep,
@@ -31,20 +33,30 @@ from services.engine.evaluations.models import Evaluation
 from services.engine.halls.models import Hall, Service
 from services.engine.partners.deps import PartnerAccess
 from services.engine.reviews import export as export_rules
-from services.engine.reviews import service
+from services.engine.reviews import service, staff
 from services.engine.reviews.calendar import provisional
 from services.engine.reviews.models import ReviewCase
 from services.engine.reviews.schemas import (
     CaseOut,
+    MyRatingOut,
+    MyRatingsOut,
     PartnerRatingOut,
     PhoneOut,
     PublicRatingIn,
+    StaffCaseOut,
+    StaffStepOut,
     StepIn,
     StepOut,
     SweepOut,
 )
 from services.engine.reviews.settings import ReviewSettings
-from services.engine.reviews.states import STATE_WORDS, CaseState, Step, counts_for_rectification
+from services.engine.reviews.states import (
+    STATE_WORDS,
+    CaseState,
+    Step,
+    counts_for_rectification,
+    may_appeal,
+)
 from services.engine.tickets.models import Ticket
 from services.engine.windows.repository import window_numbers
 
@@ -130,7 +142,7 @@ async def reasons(access: ReadAccess, session: SessionDep) -> list[str]:
 
 @router.get("/cases", response_model=list[CaseOut])
 async def list_cases(
-    access: ManageAccess,
+    access: ReportAccess,
     session: SessionDep,
     state: CaseState | None = None,
     window: Annotated[int | None, Query(ge=1, le=999)] = None,
@@ -165,20 +177,74 @@ async def list_cases(
     return [await case_out(session, hall, c) for c in cases]
 
 
-@router.get("/mine", response_model=list[CaseOut])
-async def my_cases(access: ReadAccess, session: SessionDep) -> list[CaseOut]:
-    """A staff member's own bad-review cases (without the citizen's contact)."""
+# Timeline steps the rated clerk does not see: the reading and erasing of the citizen's
+# phone are the citizen's business.
+HIDDEN_FROM_STAFF = frozenset({"phone_read", "phone_erased"})
+# What of a case the clerk reads as it is (StaffCaseOut adds the rest).
+STAFF_FIELDS = set(StaffCaseOut.model_fields) & set(CaseOut.model_fields) - {"steps"}
+
+
+def _staff_user(access: ReadAccess) -> int:
     user_id = access.principal.user_id
     if user_id is None:
-        raise Forbidden("only a staff account has cases of its own")
-    cases = await service.list_cases(
-        session=session, hall=access.hall, where=service.CaseFilter(staff_user_id=user_id)
+        raise Forbidden("only a staff account has ratings and cases of its own")
+    return user_id
+
+
+def staff_case_out(full: CaseOut) -> StaffCaseOut:
+    """A case as the rated clerk sees it (no phone, no contact notes)."""
+    return StaffCaseOut(
+        **full.model_dump(include=STAFF_FIELDS),
+        appeal_reason=full.invalid_reason,
+        may_appeal=may_appeal(CaseState(full.state), full.appeal is not None),
+        steps=[
+            StaffStepOut(at=s.at, step=s.step)
+            for s in full.steps
+            if s.step not in HIDDEN_FROM_STAFF
+        ],
     )
-    return [await case_out(session, access.hall, c, with_steps=True) for c in cases]
+
+
+@router.get("/mine", response_model=list[StaffCaseOut])
+async def my_cases(access: ReadAccess, session: SessionDep) -> list[StaffCaseOut]:
+    """我的评价: a staff member's own bad-review cases, without the citizen's contact,
+    each shown only once the citizen has gone (reviews/visibility.py)."""
+    cases = await staff.my_cases(session=session, hall=access.hall, user_id=_staff_user(access))
+    return [staff_case_out(await case_out(session, access.hall, c, with_steps=True)) for c in cases]
+
+
+@router.get("/mine/ratings", response_model=MyRatingsOut)
+async def my_ratings(
+    access: ReadAccess,
+    session: SessionDep,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+) -> MyRatingsOut:
+    """我的评价: the ratings of the tickets this staff member finished, rated in the
+    period (default: the last 30 days), each shown only once the citizen has gone."""
+    today = service.local_date(access.hall, utcnow())
+    last = end or today
+    first = start or last - timedelta(days=29)
+    service.check_period(first, last)
+    found = await staff.my_ratings(
+        session=session, hall=access.hall, user_id=_staff_user(access), start=first, end=last
+    )
+    good = found.summary.rates["good"].percent
+    return MyRatingsOut(
+        first=first,
+        last=last,
+        delay_minutes=found.delay_minutes,
+        held_back=found.held_back,
+        levels={str(k): v for k, v in sorted(found.summary.levels.items(), reverse=True)},
+        defaults=found.summary.defaults,
+        excluded=found.summary.excluded,
+        good_percent=None if good is None else str(good),
+        ratings=[MyRatingOut(**vars(r)) for r in found.ratings],
+    )
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
-async def get_case(case_id: RowId, access: ManageAccess, session: SessionDep) -> CaseOut:
+async def get_case(case_id: RowId, access: ReportAccess, session: SessionDep) -> CaseOut:
     """A case with its timeline."""
     case = await service.get_case(session, access.hall, case_id)
     return await case_out(session, access.hall, case, with_steps=True)
@@ -189,6 +255,10 @@ async def appeal(case_id: RowId, body: StepIn, access: ReadAccess, session: Sess
     """申诉: the rated staff member says the review is mistaken or malicious."""
     if access.principal.role not in (Role.STAFF.value, Role.MANAGER.value, Role.ADMIN.value):
         raise Forbidden("only staff accounts appeal")
+    if access.principal.role == Role.STAFF.value:
+        # A clerk appeals only what their page shows (never before the citizen is gone).
+        shown = await service.get_case(session, access.hall, case_id)
+        await staff.check_visible(session=session, hall=access.hall, case=shown)
     case = await service.act(
         session=session,
         hall=access.hall,
@@ -197,7 +267,9 @@ async def appeal(case_id: RowId, body: StepIn, access: ReadAccess, session: Sess
         principal=access.principal,
         detail=body.model_dump(exclude_none=True),
     )
-    return await case_out(session, access.hall, case, with_steps=True)
+    # A clerk gets the case without its timeline (the managers' notes stay theirs).
+    manager = access.principal.role != Role.STAFF.value
+    return await case_out(session, access.hall, case, with_steps=manager)
 
 
 @router.post("/cases/{case_id}/steps/{step}", response_model=CaseOut)
@@ -213,6 +285,25 @@ async def take_step(
         hall=access.hall,
         case_id=case_id,
         step=step,
+        principal=access.principal,
+        detail=body.model_dump(exclude_none=True),
+    )
+    return await case_out(session, access.hall, case, with_steps=True)
+
+
+@router.post("/cases/{case_id}/decide", response_model=CaseOut)
+async def decide(
+    case_id: RowId, body: StepIn, access: DecideAccess, session: SessionDep
+) -> CaseOut:
+    """申诉复核: decide an appeal (``upheld``: the review was mistaken or malicious).
+
+    The region admin above the hall decides when there is one, else the hall's manager
+    (``appeal_decided_by_region`` refuses the manager then; docs/reviews.md)."""
+    case = await service.act(
+        session=session,
+        hall=access.hall,
+        case_id=case_id,
+        step=Step.DECIDE,
         principal=access.principal,
         detail=body.model_dump(exclude_none=True),
     )
@@ -248,7 +339,7 @@ async def sweep(access: ManageAccess, session: SessionDep) -> SweepOut:
 
 @router.get("/indicators")
 async def indicators(
-    access: ManageAccess,
+    access: ReportAccess,
     session: SessionDep,
     start: Annotated[date, Query(alias="from")],
     end: Annotated[date, Query(alias="to")],

@@ -108,3 +108,72 @@ class PartnerRatingOut(BaseModel):
     level: int
     channel: str
     case_opened: bool = Field(description="a 差评 opened a bad-review case")
+
+
+class StaffStepOut(BaseModel):
+    """A step of the case's timeline as the rated clerk sees it: what and when."""
+
+    at: datetime
+    step: str
+
+
+class StaffCaseOut(BaseModel):
+    """A bad-review case as the rated staff member sees it (我的评价): no callback phone,
+    nothing of the citizen's own, no record of the phone's readings, no contact notes."""
+
+    id: int
+    number: str
+    service: str
+    window: int | None
+    level: int
+    reasons: list[str]
+    comment: str | None
+    state: str
+    state_text: str
+    opened_at: datetime
+    contact_due: date
+    rectify_due: date
+    deadline_provisional: bool
+    working_days_left: int | None
+    due_soon: bool
+    overdue: bool
+    valid: bool | None
+    appeal: str | None = Field(description="None, filed, upheld or rejected")
+    appeal_reason: str | None = Field(description="the appeal's reason, or the verification's")
+    may_appeal: bool = Field(description="the clerk may still appeal it (once, before 整改)")
+    measure: str | None
+    rectified_at: datetime | None
+    reply: str | None = Field(description="the reply to the citizen, as published")
+    replied_at: datetime | None
+    satisfaction: str | None
+    closed_at: datetime | None
+    steps: list[StaffStepOut] = Field(default_factory=list)
+
+
+class MyRatingOut(BaseModel):
+    ticket_id: int
+    number: str
+    service: str
+    window: int | None
+    level: int
+    channel: str
+    reasons: list[str]
+    comment: str | None
+    rated_at: datetime
+    case_id: int | None
+
+
+class MyRatingsOut(BaseModel):
+    first: date
+    last: date
+    delay_minutes: int = Field(
+        description="a rating shows this long after both 办结 and the rating (visibility rule)"
+    )
+    held_back: int = Field(description="ratings given but not shown yet")
+    levels: dict[str, int] = Field(
+        description="shown ratings per level, 5 ... 1 (invalid ones after 申诉复核 left out)"
+    )
+    defaults: int = Field(description="shown system-default ratings (not the citizen's)")
+    excluded: int = Field(description="shown bad reviews found invalid by 申诉复核")
+    good_percent: str | None = Field(description="好评率 of the shown ratings (docs/reviews.md)")
+    ratings: list[MyRatingOut]

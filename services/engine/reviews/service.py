@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import httpx
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.engine.auth import scope
 from services.engine.auth.permissions import Principal, Role
 from services.engine.core import pii
 from services.engine.core.db import utcnow
@@ -39,6 +40,7 @@ from services.engine.reviews.states import (
     SATISFACTION,
     CaseState,
     Step,
+    check_decider,
     counts_for_rectification,
     next_state,
 )
@@ -250,6 +252,10 @@ async def act(
         # The rated staff member appeals their own case; a manager may file it for them.
         if principal.role == Role.STAFF.value and principal.user_id != case.staff_user_id:
             raise Forbidden("a staff member appeals only a review of their own service")
+    elif step is Step.DECIDE:
+        # 申诉复核: the region admin above the hall where there is one (states.py).
+        above = await scope.region_admins_above(session, hall) > 0
+        check_decider(principal.role, region_admin_above=above)
     else:
         _may_work(principal)
     state = CaseState(case.state)
@@ -529,6 +535,7 @@ class Scope:
     window_id: int | None = None
     staff_user_id: int | None = None
     service_id: int | None = None
+    priority: str | None = None  # one priority class of the tickets (statistics' filter)
 
 
 FIRST_DAY = date(2000, 1, 1)
@@ -551,14 +558,41 @@ def _bounds(hall: Hall, scope: Scope) -> tuple[datetime, datetime]:
     return start, end
 
 
-async def indicators(*, session: AsyncSession, hall: Hall, scope: Scope) -> Indicators:
-    """The indicators of a period: tickets by business date, ratings by their day."""
+# What an indicator set may be broken down by (统计: per window, staff member, service).
+By = Literal["window", "staff", "service"]
+
+
+@dataclass(frozen=True)
+class _Keys:
+    """The window, staff member and service a finished ticket or a rating belongs to."""
+
+    window_id: int | None
+    staff_user_id: int | None
+    service_id: int | None
+
+    def of(self, by: By | None) -> int | None:
+        if by is None:
+            return None
+        return {"window": self.window_id, "staff": self.staff_user_id, "service": self.service_id}[
+            by
+        ]
+
+
+async def _facts(
+    session: AsyncSession, hall: Hall, scope: Scope
+) -> tuple[list[tuple[_Keys, int]], list[tuple[_Keys, RatingFact, CaseFact | None]]]:
+    """The scope's finished tickets (counted per window, staff member and service) and
+    its ratings with their cases: tickets by business date, ratings by their day."""
     start, end = _bounds(hall, scope)
-    finished_q = select(func.count(Ticket.id)).where(
-        Ticket.hall_id == hall.id,
-        Ticket.status == TicketStatus.DONE.value,
-        Ticket.business_date >= scope.start,
-        Ticket.business_date <= scope.end,
+    finished_q = (
+        select(Ticket.window_id, Ticket.staff_user_id, Ticket.service_id, func.count(Ticket.id))
+        .where(
+            Ticket.hall_id == hall.id,
+            Ticket.status == TicketStatus.DONE.value,
+            Ticket.business_date >= scope.start,
+            Ticket.business_date <= scope.end,
+        )
+        .group_by(Ticket.window_id, Ticket.staff_user_id, Ticket.service_id)
     )
     rated_q = (
         select(Evaluation, ReviewCase)
@@ -577,24 +611,89 @@ async def indicators(*, session: AsyncSession, hall: Hall, scope: Scope) -> Indi
         if value is not None:
             finished_q = finished_q.where(column == value)
             rated_q = rated_q.where(ev_column == value)
-    finished = int((await session.execute(finished_q)).scalar_one())
-    ratings: list[RatingFact] = []
-    cases: list[CaseFact] = []
+    if scope.priority is not None:
+        finished_q = finished_q.where(Ticket.priority == scope.priority)
+        rated_q = rated_q.join(Ticket, Ticket.id == Evaluation.ticket_id).where(
+            Ticket.priority == scope.priority
+        )
+    finished = [
+        (_Keys(window_id, staff_id, service_id), int(count))
+        for window_id, staff_id, service_id, count in (await session.execute(finished_q)).all()
+    ]
+    rated: list[tuple[_Keys, RatingFact, CaseFact | None]] = []
     for evaluation, case in (await session.execute(rated_q)).all():
         excluded = case is not None and case.appeal == "upheld"
-        ratings.append(RatingFact(evaluation.level, evaluation.channel, excluded))
+        keys = _Keys(evaluation.window_id, evaluation.staff_user_id, evaluation.service_id)
+        fact = None
         if case is not None:
-            cases.append(
-                CaseFact(
-                    rectify_due=case.rectify_due,
-                    excluded=excluded,
-                    contacted=case.contacted_at is not None,
-                    rectified_on=local_date(hall, case.rectified_at) if case.rectified_at else None,
-                    replied=case.replied_at is not None,
-                    satisfaction=case.satisfaction,
-                )
+            fact = CaseFact(
+                rectify_due=case.rectify_due,
+                excluded=excluded,
+                contacted=case.contacted_at is not None,
+                rectified_on=local_date(hall, case.rectified_at) if case.rectified_at else None,
+                replied=case.replied_at is not None,
+                satisfaction=case.satisfaction,
             )
-    return compute(finished, ratings, cases)
+        rated.append((keys, RatingFact(evaluation.level, evaluation.channel, excluded), fact))
+    return finished, rated
+
+
+async def indicators(*, session: AsyncSession, hall: Hall, scope: Scope) -> Indicators:
+    """The indicators of a period: tickets by business date, ratings by their day."""
+    return (await indicators_by(session=session, hall=hall, scope=scope, by=None))[None]
+
+
+async def indicators_by(
+    *, session: AsyncSession, hall: Hall, scope: Scope, by: By | None
+) -> dict[int | None, Indicators]:
+    """The indicators of a period for each window, staff member or service (by their
+    row id; None: tickets without one), read once and computed by ``indicators.compute``
+    per group. ``by=None`` gives the whole scope under the key None (even when empty)."""
+    finished, rated = await _facts(session, hall, scope)
+    return _grouped(finished, rated, by)
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """A period's indicators in all, and per window, staff member and service (row ids)."""
+
+    total: Indicators
+    by_window: dict[int | None, Indicators]
+    by_staff: dict[int | None, Indicators]
+    by_service: dict[int | None, Indicators]
+
+
+async def indicators_breakdown(*, session: AsyncSession, hall: Hall, scope: Scope) -> Breakdown:
+    """The statistics' satisfaction report: every grouping from one reading of the rows."""
+    finished, rated = await _facts(session, hall, scope)
+    return Breakdown(
+        total=_grouped(finished, rated, None)[None],
+        by_window=_grouped(finished, rated, "window"),
+        by_staff=_grouped(finished, rated, "staff"),
+        by_service=_grouped(finished, rated, "service"),
+    )
+
+
+def _grouped(
+    finished: list[tuple[_Keys, int]],
+    rated: list[tuple[_Keys, RatingFact, CaseFact | None]],
+    by: By | None,
+) -> dict[int | None, Indicators]:
+    counts: dict[int | None, int] = {}
+    for keys, count in finished:
+        key = keys.of(by)
+        counts[key] = counts.get(key, 0) + count
+    ratings: dict[int | None, list[RatingFact]] = {}
+    cases: dict[int | None, list[CaseFact]] = {}
+    for keys, rating, case in rated:
+        key = keys.of(by)
+        ratings.setdefault(key, []).append(rating)
+        if case is not None:
+            cases.setdefault(key, []).append(case)
+    groups = set(counts) | set(ratings) | ({None} if by is None else set())
+    return {
+        key: compute(counts.get(key, 0), ratings.get(key, []), cases.get(key, [])) for key in groups
+    }
 
 
 # --- export and disclosure -------------------------------------------------------

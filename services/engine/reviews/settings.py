@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.engine.reviews.codes import PRESETS, CodeTable
+from services.engine.reviews.visibility import DEFAULT_DELAY_MINUTES, MIN_DELAY_MINUTES
 
 DEFAULT_REASONS = (
     "等候时间长",
@@ -40,6 +41,12 @@ class ReviewSettings(BaseModel):
     # rating (channel system_default) of ``default_level``, never an active rating.
     unrated: Literal["unrated", "default"] = "unrated"
     default_level: int = Field(default=5, ge=3, le=5)
+    # A clerk sees a rating of their own work (its level, comment, case) only this many
+    # minutes after both the ticket was finished and the rating given: never while the
+    # citizen may still be there (reviews/visibility.py).
+    staff_view_delay_minutes: int = Field(
+        default=DEFAULT_DELAY_MINUTES, ge=MIN_DELAY_MINUTES, le=24 * 60
+    )
     # The callback phone is erased this many days after the case closes.
     phone_retention_days: int = Field(default=30, ge=0, le=365)
     reasons: tuple[str, ...] = DEFAULT_REASONS

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from services.engine.core.errors import AppealRefused, CaseStepRefused
+from services.engine.auth.permissions import Role
+from services.engine.core.errors import AppealRefused, CaseStepRefused, Forbidden
 
 
 class CaseState(StrEnum):
@@ -120,6 +121,12 @@ def next_state(
     return _TO[step]
 
 
+def may_appeal(state: CaseState, appealed_before: bool) -> bool:
+    """Whether the rated staff member may still appeal (申诉) the case: once, before it
+    is rectified (a case verified invalid is already under 申诉复核)."""
+    return not appealed_before and state in _FROM[Step.APPEAL]
+
+
 def is_open(state: CaseState) -> bool:
     return state is not CaseState.CLOSED
 
@@ -132,3 +139,23 @@ def counts_for_rectification(state: CaseState) -> bool:
         CaseState.VERIFIED,
         CaseState.RECTIFYING,
     )
+
+
+class AppealDecidedAbove(Forbidden):
+    code = "appeal_decided_by_region"
+    title = "A region admin above the hall decides this appeal"
+
+
+def check_decider(role: str, *, region_admin_above: bool) -> None:
+    """Who decides an appeal (申诉复核): the region admin above the hall when the hall has
+    one (the hall does not judge its own staff's appeal), else the hall's manager. A
+    city-wide administrator may always decide."""
+    if role == Role.ADMIN.value or (role == Role.REGION_ADMIN.value and region_admin_above):
+        return
+    if role == Role.MANAGER.value:
+        if region_admin_above:
+            raise AppealDecidedAbove(
+                "a region admin oversees this hall: the appeal is theirs to decide"
+            )
+        return
+    raise Forbidden("only a manager, or the region admin above the hall, decides an appeal")

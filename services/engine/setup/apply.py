@@ -1,19 +1,27 @@
 """Set a hall up from its hall file (``jiaohao hall apply``): hall, services, windows,
-booking settings, in one transaction. Applying the same file twice changes nothing."""
+booking settings, in one transaction. Applying the same file twice changes nothing.
+
+The file wins over the settings page (大厅设置): a value the page set, still in force,
+is set back to the file's, and the report says so with who changed it and when
+(``jiaohao hall export`` first keeps the page's changes in the file).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.engine.audit import repository as audit
 from services.engine.bookings.repository import save_config as save_booking_config
 from services.engine.core.db import utcnow
 from services.engine.events import outbox
 from services.engine.halls import repository
 from services.engine.halls.models import Hall, Service
+from services.engine.regions.service import RegionSpec, apply_hall_regions
 from services.engine.setup.hall_file import HallFile, booking_config_of
 from services.engine.windows import repository as windows_repo
 from services.engine.windows.models import Window, WindowService
@@ -32,11 +40,53 @@ class ApplyReport:
         return self.created_hall or bool(self.changes)
 
 
-def _assign(obj: Any, values: dict[str, Any], label: str, report: ApplyReport) -> None:
+# The settings page's latest change of each value: (target, key) -> (value set, "by X at T").
+PageEdits = dict[tuple[str, str], tuple[Any, str]]
+
+
+def _page_note(edits: PageEdits, target: str, key: str, current: Any, new: Any) -> str:
+    """Names the page's change when the value in force is the one the page set."""
+    if target in ("hours", "rules"):  # a section of the hall: per key inside it
+        notes = sorted(
+            f"{k} {note}"
+            for (t, k), (value, note) in edits.items()
+            if t == target and (current or {}).get(k) == value and (new or {}).get(k) != value
+        )
+        return ", ".join(notes)
+    found = edits.get((target, key))
+    return found[1] if found is not None and found[0] == current else ""
+
+
+def _assign(
+    obj: Any,
+    values: dict[str, Any],
+    label: str,
+    report: ApplyReport,
+    edits: PageEdits | None = None,
+    target: str = "",
+) -> None:
     for key, value in values.items():
-        if getattr(obj, key) != value:
-            report.changes.append(f"{label}: {key} {getattr(obj, key)!r} -> {value!r}")
+        current = getattr(obj, key)
+        if current != value:
+            line = f"{label}: {key} {current!r} -> {value!r}"
+            page_target = key if target == "hall" else target
+            note = _page_note(edits or {}, page_target, key, current, value)
+            if note:
+                line += f" (overwrites the settings page's change {note})"
+            report.changes.append(line)
             setattr(obj, key, value)
+
+
+async def _page_edits(session: AsyncSession, hall_id: int) -> PageEdits:
+    """The settings page's latest change of each value (``settings.*`` audit entries)."""
+    out: PageEdits = {}
+    since = datetime(2000, 1, 1, tzinfo=UTC)
+    for entry in reversed(await audit.entries(session, hall_id, since=since, limit=100000)):
+        if entry.action.startswith("settings.") and isinstance(entry.after, dict):
+            when = entry.at.isoformat(timespec="minutes")
+            for key, value in entry.after.items():
+                out[(entry.target, key)] = (value, f"by {entry.actor} at {when}")
+    return out
 
 
 async def apply_hall_file(*, session: AsyncSession, spec: HallFile) -> ApplyReport:
@@ -51,13 +101,23 @@ async def apply_hall_file(*, session: AsyncSession, spec: HallFile) -> ApplyRepo
         "rules": spec.hall.rules.model_dump(mode="json"),
         "tidal": spec.hall.tidal.model_dump(mode="json"),
     }
+    edits: PageEdits = {}
     if hall is None:
         hall = Hall(code=spec.hall.code, event_seq=0, **hall_values)
         session.add(hall)
         await session.flush()
         report.created_hall = True
     else:
-        _assign(hall, hall_values, "hall", report)
+        edits = await _page_edits(session, hall.id)
+        _assign(hall, hall_values, "hall", report, edits, "hall")
+    # Kept for ``hall export``; a flag of apply's own, not part of the hall's report.
+    hall.keep_adjustments = spec.hall.keep_adjustments
+    report.changes += await apply_hall_regions(
+        session=session,
+        hall=hall,
+        regions=[RegionSpec(r.code, r.name, r.parent, r.parent is not None) for r in spec.region],
+        region_code=spec.hall.region,
+    )
 
     existing_services = {s.code: s for s in await repository.services_of(session, hall.id)}
     services_by_code: dict[str, Service] = {}
@@ -72,15 +132,17 @@ async def apply_hall_file(*, session: AsyncSession, spec: HallFile) -> ApplyRepo
             "target_wait_minutes": svc.target_wait_minutes,
             "average_handle_minutes": svc.average_handle_minutes,
             "sort_order": order,
-            "active": True,
+            "active": svc.active,
         }
         service = existing_services.pop(svc.code, None)
+        if service is not None and not svc.active:
+            del values["sort_order"]  # a stopped service keeps its place (exports list it last)
         if service is None:
             service = Service(hall_id=hall.id, code=svc.code, **values)
             session.add(service)
             report.changes.append(f"service {svc.code}: created")
         else:
-            _assign(service, values, f"service {svc.code}", report)
+            _assign(service, values, f"service {svc.code}", report, edits, f"service {svc.code}")
         services_by_code[svc.code] = service
     for retired in existing_services.values():
         # Tickets keep pointing at it, so a service dropped from the file is retired.

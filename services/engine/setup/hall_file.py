@@ -19,17 +19,18 @@ from services.engine.balancing.policy import Role
 from services.engine.bookings.rules import BookingSpec, ServiceBookingSpec
 from services.engine.core.errors import HallConfigInvalid
 from services.engine.core.inputs import WINDOW_NUMBER_MAX
-from services.engine.halls.opening_hours import weekly_from_mapping
+from services.engine.halls.opening_hours import SettingError, weekly_from_mapping
 from services.engine.halls.settings import HoursSpec, PeriodQuotaSpec, RulesSpec
 from services.engine.halls.settings import Strict as _Strict
 from services.engine.windows.states import WindowKind
 
 _CODE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_REGION_CODE = re.compile(r"^([0-9]{6}|[0-9]{9}|[0-9]{12})$")
 
 
 class ServiceSpec(_Strict):
     code: str
-    name: str
+    name: str = Field(min_length=1, max_length=200)
     prefix: str = Field(pattern=r"^[A-Z]{1,2}$")
     width: int = Field(default=3, ge=1, le=6)
     daily_quota: int | None = Field(default=None, ge=0)
@@ -38,12 +39,18 @@ class ServiceSpec(_Strict):
     target_wait_minutes: int = Field(default=20, ge=1)
     average_handle_minutes: float = Field(default=8.0, gt=0)
     booking: ServiceBookingSpec | None = None
+    # False: not issued (停办); kept so that its tickets and settings stay. A service
+    # dropped from the file is retired the same way.
+    active: bool = True
 
     @field_validator("code")
     @classmethod
     def _code(cls, value: str) -> str:
         if not _CODE.match(value):
-            raise ValueError("service code: lower-case letters, digits, - and _")
+            raise SettingError(
+                "service code: lower-case letters, digits, - and _",
+                "业务代码只能由小写字母、数字、- 和 _ 组成",
+            )
         return value
 
     @model_validator(mode="after")
@@ -53,7 +60,9 @@ class ServiceSpec(_Strict):
         quotas = sorted(q.quota().session for q in self.period_quotas)
         for a, b in pairwise(quotas):
             if b.start < a.end:
-                raise ValueError(f"period quotas {a} and {b} overlap")
+                raise SettingError(
+                    f"period quotas {a} and {b} overlap", f"分时段限号的时段 {a} 与 {b} 重叠"
+                )
         return self
 
 
@@ -83,9 +92,27 @@ class WindowSpec(_Strict):
         return out
 
 
+class RegionEntry(_Strict):
+    """One region of the tree (``[[region]]``): its 行政区划 code and name; the parent is
+    implied by the code (regions/rules.py) unless given."""
+
+    code: str
+    name: str = Field(min_length=1, max_length=100)
+    parent: str | None = None
+
+    @field_validator("code", "parent")
+    @classmethod
+    def _region_code(cls, value: str | None) -> str | None:
+        if value is not None and not _REGION_CODE.match(value):
+            raise ValueError("a region code is 6, 9 or 12 digits (行政区划代码)")
+        return value
+
+
 class HallSpec(_Strict):
     code: str
     name: str
+    # The region the hall serves (行政区划代码); absent: left as it is (the admin page).
+    region: str | None = None
     timezone: str = "Asia/Shanghai"
     notice: str = ""
     hours: HoursSpec = Field(default_factory=HoursSpec)
@@ -104,6 +131,13 @@ class HallSpec(_Strict):
             raise ValueError("hall code: lower-case letters, digits, - and _")
         return value
 
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not _REGION_CODE.match(value):
+            raise ValueError("a region code is 6, 9 or 12 digits (行政区划代码)")
+        return value
+
     @field_validator("timezone")
     @classmethod
     def _tz(cls, value: str) -> str:
@@ -116,6 +150,8 @@ class HallSpec(_Strict):
 
 class HallFile(_Strict):
     hall: HallSpec
+    # The regions above the hall, widest first (``[[region]]``), added or renamed on apply.
+    region: list[RegionEntry] = Field(default_factory=list)
     services: list[ServiceSpec] = Field(default_factory=list)
     windows: list[WindowSpec] = Field(default_factory=list)
 
@@ -123,11 +159,15 @@ class HallFile(_Strict):
     def _consistent(self) -> HallFile:
         codes = [s.code for s in self.services]
         if len(set(codes)) != len(codes):
-            raise ValueError("service codes must be unique in a hall")
+            raise SettingError(
+                "service codes must be unique in a hall", "业务代码在同一大厅内不能重复"
+            )
         prefixes = [s.prefix for s in self.services]
         if len(set(prefixes)) != len(prefixes):
-            raise ValueError(
-                "ticket prefixes must be unique in a hall (A001 must mean one service)"
+            clash = sorted({p for p in prefixes if prefixes.count(p) > 1})
+            raise SettingError(
+                "ticket prefixes must be unique in a hall (A001 must mean one service)",
+                f"取号前缀 {'、'.join(clash)} 已被其他业务使用：同一大厅内每个业务的前缀必须不同",
             )
         numbers = [w.number for w in self.windows]
         if len(set(numbers)) != len(numbers):
@@ -148,7 +188,10 @@ class HallFile(_Strict):
                 raise ValueError(f"tidal window {number} is not a window of the hall")
         for rule in self.hall.tidal.rules:
             if rule.service not in codes:
-                raise ValueError(f"tidal rule for unknown service {rule.service!r}")
+                raise SettingError(
+                    f"tidal rule for unknown service {rule.service!r}",
+                    f"潮汐规则引用了不存在的业务“{rule.service}”",
+                )
         return self
 
 

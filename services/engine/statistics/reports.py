@@ -254,11 +254,25 @@ def windows_report(
             staff[row.staff].handling_seconds += seconds or 0.0
     for window, entries in _by_window(log).items():
         line = lines.setdefault(window, WindowLine())
-        opened, paused = _open_and_paused(entries, start, end)
+        opened, paused = open_and_paused(entries, start, end)
         line.open_seconds = opened
         line.paused_seconds = paused
     for user, seconds in signed_in(log, start, end).items():
         staff[user].signed_in_seconds = seconds
+    return finish_windows(
+        lines, staff, start=start, end=end, low_cases_per_month=low_cases_per_month
+    )
+
+
+def finish_windows(
+    lines: dict[int, WindowLine],
+    staff: dict[int, StaffLine],
+    *,
+    start: datetime,
+    end: datetime,
+    low_cases_per_month: int,
+) -> tuple[dict[int, WindowLine], dict[int, StaffLine], Balance]:
+    """Idle time, utilisation, shares and 忙闲不均 from the windows' and clerks' sums."""
     for line in lines.values():
         line.idle_seconds = max(
             0.0, line.open_seconds - line.handling_seconds - sum(line.paused_seconds.values())
@@ -298,7 +312,7 @@ def _clip(a: datetime, b: datetime, start: datetime, end: datetime) -> float:
     return max(0.0, (min(b, end) - max(a, start)).total_seconds())
 
 
-def _open_and_paused(
+def open_and_paused(
     entries: Sequence[LogRow], start: datetime, end: datetime
 ) -> tuple[float, dict[str, float]]:
     """Open time (paused time included) and paused time by reason, within [start, end).
@@ -333,6 +347,8 @@ def _open_and_paused(
                 if pause_since is not None:
                     paused[reason] += _clip(pause_since, entry.at, start, end)
                     pause_since = None
+                if open_since is None:  # a period that begins after a pause: open
+                    open_since = entry.at
     if pause_since is not None:
         paused[reason] += _clip(pause_since, end, start, end)
     if open_since is not None:
@@ -343,6 +359,16 @@ def _open_and_paused(
 def signed_in(log: Iterable[LogRow], start: datetime, end: datetime) -> dict[int, float]:
     """Seconds each clerk was signed in at a window (考勤), within [start, end)."""
     out: dict[int, float] = defaultdict(float)
+    for (_, user), seconds in signed_in_by_window(log, start, end).items():
+        out[user] += seconds
+    return dict(out)
+
+
+def signed_in_by_window(
+    log: Iterable[LogRow], start: datetime, end: datetime
+) -> dict[tuple[int, int], float]:
+    """Seconds each clerk was signed in at each window, within [start, end)."""
+    out: dict[tuple[int, int], float] = defaultdict(float)
     since: dict[tuple[int, int], datetime] = {}
     for entry in sorted(log, key=lambda e: e.at):
         if entry.staff is None:
@@ -351,9 +377,9 @@ def signed_in(log: Iterable[LogRow], start: datetime, end: datetime) -> dict[int
         if entry.action == "sign_in":
             since.setdefault(key, entry.at)
         elif entry.action == "sign_out" and key in since:
-            out[entry.staff] += _clip(since.pop(key), entry.at, start, end)
-    for (_, user), at in since.items():
-        out[user] += _clip(at, end, start, end)
+            out[key] += _clip(since.pop(key), entry.at, start, end)
+    for key, at in since.items():
+        out[key] += _clip(at, end, start, end)
     return dict(out)
 
 

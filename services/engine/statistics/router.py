@@ -1,7 +1,7 @@
 """Statistics endpoints (统计报表): volumes, waits, handling, windows and staff (忙闲不均).
 
-Managers and administrators of the hall; as JSON, and the windows report also as CSV
-or XLSX (docs/statistics.md).
+Managers and administrators of the hall, and region admins above it (read-only); as
+JSON, and the windows report also as CSV or XLSX (docs/statistics.md).
 """
 
 from __future__ import annotations
@@ -16,12 +16,12 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from pydantic import BaseModel, Field
 
-from services.engine.core.db import utcnow
 from services.engine.core.inputs import WINDOW_NUMBER_MAX
 from services.engine.core.problems import problem_responses
-from services.engine.deps import ManageAccess, SessionDep
+from services.engine.deps import ReportAccess, SessionDep
 from services.engine.pages import CSS, JS, hall_page, page_file
 from services.engine.statistics import measures, reports
+from services.engine.statistics import service as statistics
 from services.engine.statistics.reports import Group
 from services.engine.statistics.service import Filters, PeriodData, load
 from services.engine.tickets.states import PriorityClass
@@ -31,7 +31,13 @@ router = APIRouter(prefix="/api/v1/halls/{hall}/stats", tags=["statistics"])
 page_router = APIRouter(tags=["pages"])
 
 STATIC = Path(__file__).resolve().parent / "static"
-PAGE_ASSETS = {"stats.js": JS, "stats.css": CSS}
+PAGE_ASSETS = {
+    "stats.js": JS,
+    "stats.css": CSS,
+    "satisfaction.js": JS,
+    "advice.js": JS,
+    "advice.css": CSS,
+}
 
 
 @page_router.get("/stats/{hall}", response_class=HTMLResponse, responses=problem_responses(404))
@@ -170,7 +176,7 @@ class WindowsOut(PeriodOut):
 
 
 async def _data(
-    access: ManageAccess,
+    access: ReportAccess,
     session: SessionDep,
     first: date,
     last: date,
@@ -198,7 +204,7 @@ def _volume(key: str, v: reports.Volume) -> VolumeOut:
 
 @router.get("/volumes", response_model=VolumesOut)
 async def volumes(
-    access: ManageAccess,
+    access: ReportAccess,
     session: SessionDep,
     first: From,
     last: To,
@@ -206,9 +212,10 @@ async def volumes(
     group: GroupQ = Group.DAY,
 ) -> VolumesOut:
     """办件量: issued, served (by outcome), no-show, cancelled, transferred, held."""
-    data = await _data(access, session, first, last, filters)
-    rows = reports.volumes(data.rows, group, data.tz)
-    (total,) = reports.volumes(data.rows, Group.NONE, data.tz).values() or [reports.Volume()]
+    rows, total = await statistics.volumes_report(
+        session=session, halls=[access.hall], first=first, last=last, filters=filters, group=group
+    )
+    await session.commit()
     return VolumesOut(
         hall=access.hall.code,
         first=first,
@@ -221,7 +228,7 @@ async def volumes(
 
 @router.get("/waits", response_model=WaitsOut)
 async def waits(
-    access: ManageAccess,
+    access: ReportAccess,
     session: SessionDep,
     first: From,
     last: To,
@@ -229,16 +236,13 @@ async def waits(
     group: GroupQ = Group.DAY,
 ) -> WaitsOut:
     """Waits (issue to the call that served): mean, median, p90, max, share over target."""
-    data = await _data(access, session, first, last, filters)
+    data = await statistics.waits_report(
+        session=session, halls=[access.hall], first=first, last=last, filters=filters, group=group
+    )
+    await session.commit()
 
     def lines(by_service: bool) -> list[WaitOut]:
-        found = reports.waits(
-            data.rows,
-            group,
-            data.tz,
-            by=(lambda r: r.service) if by_service else (lambda r: ""),
-            lookup=data.by_id,
-        )
+        found = data.rows if by_service else data.all_services
         return [
             WaitOut(
                 key=key,
@@ -257,43 +261,30 @@ async def waits(
         group=group,
         rows=lines(True),
         all_services=lines(False),
-        heatmap=[
-            HeatCell(weekday=d, hour=h, mean_seconds=v)
-            for (d, h), v in reports.heatmap(data.rows, data.tz, data.by_id).items()
-        ],
+        heatmap=[HeatCell(weekday=d, hour=h, mean_seconds=v) for (d, h), v in data.heatmap.items()],
     )
 
 
 @router.get("/handling", response_model=HandlingOut)
 async def handling(
-    access: ManageAccess,
+    access: ReportAccess,
     session: SessionDep,
     first: From,
     last: To,
     filters: FiltersDep,
 ) -> HandlingOut:
     """Handling (start to finish, minus time on hold) per service, window and clerk."""
-    data = await _data(access, session, first, last, filters)
+    data = await statistics.handling_report(
+        session=session, halls=[access.hall], first=first, last=last, filters=filters
+    )
+    await session.commit()
     return HandlingOut(
         hall=access.hall.code,
         first=first,
         last=last,
-        by_service={
-            k: _summary(v) for k, v in reports.handling(data.rows, lambda r: r.service).items()
-        },
-        by_window={
-            k: _summary(v)
-            for k, v in reports.handling(
-                data.rows, lambda r: str(r.window) if r.window else None
-            ).items()
-        },
-        by_staff={
-            k: _summary(v)
-            for k, v in reports.handling(
-                data.rows,
-                lambda r: data.staff_names.get(r.staff, str(r.staff)) if r.staff else None,
-            ).items()
-        },
+        by_service={k: _summary(v) for k, v in data.by_service.items()},
+        by_window={k: _summary(v) for k, v in data.by_window.items()},
+        by_staff={data.staff_names.get(k, str(k)): _summary(v) for k, v in data.by_staff.items()},
     )
 
 
@@ -310,7 +301,7 @@ async def handling(
     },
 )
 async def windows(
-    access: ManageAccess,
+    access: ReportAccess,
     session: SessionDep,
     first: From,
     last: To,
@@ -321,16 +312,16 @@ async def windows(
     """Windows and staff: cases, handling, open, paused by reason, idle, utilisation,
     shares, sign-in hours (考勤), and 忙闲不均 (the busiest three's share, the Gini of
     handling time, the windows under the hall's monthly threshold)."""
-    data = await _data(access, session, first, last, Filters(window=window, staff=staff))
-    lines, staff_lines, balance = reports.windows_report(
-        data.rows,
-        data.log,
-        data.windows,
-        start=data.start,
-        # Open and signed-in time so far: a period that includes today ends now.
-        end=min(data.end, utcnow()),
-        low_cases_per_month=data.low_cases_per_month,
+    found = await statistics.windows_reports(
+        session=session,
+        halls=[access.hall],
+        first=first,
+        last=last,
+        filters=Filters(window=window, staff=staff),
     )
+    await session.commit()
+    data = found[access.hall.id]
+    lines, staff_lines, balance = data.lines, data.staff, data.balance
     out = WindowsOut(
         hall=access.hall.code,
         first=first,
@@ -418,7 +409,7 @@ class AdviceOut(PeriodOut):
 
 @router.get("/advice", response_model=AdviceOut)
 async def advice(
-    access: ManageAccess,
+    access: ReportAccess,
     session: SessionDep,
     first: From,
     last: To,

@@ -64,6 +64,8 @@ class Ticket(Base):
             sqlite_where=text("target_window_id IS NOT NULL"),
         ),
         Index("ix_tickets_person", "hall_id", "service_id", "person_hash"),
+        # A hall's tickets of some business days (statistics: today's figures, rollups).
+        Index("ix_tickets_hall_day", "hall_id", "business_date"),
         # A window's held tickets (挂起; few at any time).
         Index(
             "ix_tickets_held",

@@ -3,8 +3,11 @@
 // re-reads the overview (at most every 150 ms), so an action at a window shows within a
 // second; after a network break the bus resumes and the page reads the hall again.
 import { HallBus } from "/assets/js/bus.js";
+import { deviceReason } from "/assets/js/device-words.js";
+import { button, el, flash, showConnection } from "/assets/js/dom.js";
 import { messageFor } from "/assets/js/problems.js";
-import { Problem, Session } from "/assets/js/session.js";
+import { coalesced } from "/assets/js/reload.js";
+import { Problem, Session, startPage } from "/assets/js/session.js";
 
 const body = document.body;
 const hall = body.dataset.hall;
@@ -21,6 +24,10 @@ const AUDIT = {
   "window.services": "调整窗口业务", "hall.notice": "修改公告", "alert.acknowledge": "确认告警",
   "tidal.accept": "采纳潮汐建议", "tidal.dismiss": "忽略潮汐建议", "account.add": "添加账号",
   "account.disable": "停用账号", "account.enable": "启用账号", "account.reset_password": "重置密码",
+  "device.add": "添加设备", "device.revoke": "吊销设备", "device.reissue": "重新发放设备令牌",
+  "device.rename": "设备改名", "device.assign": "调整设备归属窗口",
+  "settings.service": "修改业务设置", "settings.hours": "修改办公时间", "settings.rules": "修改叫号规则",
+  "hall.region": "调整所属区划", "stats.push": "接收服务站上报",
 };
 
 const state = { me: null, view: null, services: [], refreshes: 0, messages: [], connection: "connecting", lastEvent: null };
@@ -40,37 +47,18 @@ const api = (m, p, b) => session.api(m, p, b);
 
 function say(text, kind = "info") {
   state.messages.push({ text, kind, at: Date.now() });
-  const box = $("message");
-  box.textContent = text;
-  box.dataset.kind = kind;
-  box.hidden = false;
-  clearTimeout(say.timer);
-  say.timer = setTimeout(() => { box.hidden = true; }, kind === "error" ? 8000 : 4000);
+  flash(text, kind);
 }
 
-const fail = (err) => say(messageFor(err instanceof Problem ? err.problem : err), "error");
-
-async function login(event) {
-  event.preventDefault();
-  $("login-error").textContent = "";
-  $("login-button").disabled = true;
-  try {
-    const failed = await session.login($("username").value.trim(), $("password").value, messageFor);
-    if (failed) { $("login-error").textContent = failed; return; }
-    await enter();
-  } catch (err) {
-    $("login-error").textContent = messageFor(err instanceof Problem ? err.problem : err);
-  } finally {
-    $("login-button").disabled = false;
-  }
-}
+const fail = (err) => say(messageFor(err), "error");
 
 async function enter() {
-  const me = await api("GET", "/api/v1/auth/me");
-  if (me.kind !== "user" || !["manager", "admin"].includes(me.role)) { session.logout("请使用大厅管理员账号登录"); return; }
-  if (me.hall && me.hall !== hall) { session.logout(`该账号属于其他大厅（${me.hall}），不能在本大厅登录`); return; }
+  const me = await session.account({ roles: ["manager", "admin", "region_admin"], wrongRole: "请使用大厅管理员账号登录", hall });
+  if (!me) return;
   state.me = me;
-  session.watchExpiry();
+  // A region admin above the hall watches it, read-only: no buttons that act (manage.css).
+  body.dataset.readonly = me.role === "region_admin" ? "1" : "";
+  $("notice").readOnly = me.role === "region_admin";
   $("who").textContent = me.name;
   const info = await api("GET", "");
   state.services = info.services.filter((s) => s.active);
@@ -81,35 +69,19 @@ async function enter() {
 
 // ---- reading the hall ---------------------------------------------------------------------
 
-let timer = null;
-let running = null;
-let again = false;
-
-/** Re-read the overview soon (events come in bursts: one read for a burst). */
-function refreshSoon(delay = 150) {
-  if (timer) return;
-  timer = setTimeout(() => { timer = null; refresh(); }, delay);
-}
-
-async function refresh() {
+// Events come in bursts: one read of the overview for a burst (reload.js).
+const reread = coalesced(async () => {
   if (!session.token) return;
-  if (running) { again = true; return running; }
-  running = (async () => {
-    try {
-      state.view = await api("GET", "manage/overview");
-      state.refreshes += 1;
-      render(state.view);
-    } catch (err) {
-      if (session.token) fail(err);
-    } finally {
-      running = null;
-      if (again) { again = false; refreshSoon(0); }
-    }
-  })();
-  return running;
-}
-
-
+  try {
+    state.view = await api("GET", "manage/overview");
+    state.refreshes += 1;
+    render(state.view);
+  } catch (err) {
+    if (session.token) fail(err);
+  }
+});
+const refresh = reread.now;
+const refreshSoon = reread.soon;
 
 function since(iso) {
   if (!iso) return "";
@@ -124,20 +96,6 @@ function clock(iso) {
 }
 
 const serviceName = (code) => (state.services.find((s) => s.code === code) || {}).name || code;
-
-function el(tag, cls, text) {
-  const node = document.createElement(tag);
-  if (cls) node.className = cls;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-}
-
-function button(text, onClick, cls = "small") {
-  const b = el("button", cls, text);
-  b.type = "button";
-  b.addEventListener("click", onClick);
-  return b;
-}
 
 function render(view) {
   state.fetchedAt = Date.now();
@@ -285,18 +243,11 @@ function auditTarget(e) {
   if (account) return account[1];
   const window = /^window (\d+)$/.exec(e.target);
   if (window) return `${window[1]}号窗口`;
-  const tidal = /^tidal (.+)$/.exec(e.target);
+  const tidal = /^(?:tidal|service) (.+)$/.exec(e.target);
   if (tidal) return serviceName(tidal[1]);
+  const device = /^device (.+)$/.exec(e.target);
+  if (device) return e.action === "device.assign" ? `${device[1]} → ${e.after && e.after.window}号窗口` : device[1];
   return "";
-}
-
-/** The engine's device reasons in Chinese (the device's own words pass as they are). */
-function deviceReason(reason) {
-  if (!reason) return "";
-  if (reason === "never reported") return "从未上报";
-  const silent = /no report for more than ([\d.]+) s/.exec(reason);
-  if (silent) return `超过${silent[1]}秒未上报`;
-  return reason;
 }
 
 function renderAudit(entries) {
@@ -366,7 +317,7 @@ async function saveAdjust(event) {
     refreshSoon(0);
   } catch (err) {
     $("adjust-error").textContent = err instanceof Problem && err.problem.code === "validation_error" && err.problem.detail
-      ? adjustWords(err.problem.detail) : messageFor(err instanceof Problem ? err.problem : err);
+      ? adjustWords(err.problem.detail) : messageFor(err);
   }
 }
 
@@ -431,7 +382,7 @@ async function loadAccounts() {
       return row;
     }));
   } catch (err) {
-    $("account-error").textContent = messageFor(err instanceof Problem ? err.problem : err);
+    $("account-error").textContent = messageFor(err);
   }
 }
 
@@ -449,7 +400,7 @@ async function accountAction(account, action) {
     if (action === "reset-password") showPassword(account.username, result.password);
     await loadAccounts();
   } catch (err) {
-    $("account-error").textContent = messageFor(err instanceof Problem ? err.problem : err);
+    $("account-error").textContent = messageFor(err);
   }
 }
 
@@ -467,20 +418,11 @@ async function addAccount(event) {
     $("account-username").value = "";
     await loadAccounts();
   } catch (err) {
-    $("account-error").textContent = messageFor(err instanceof Problem ? err.problem : err);
+    $("account-error").textContent = messageFor(err);
   }
 }
 
 // ---- the bus ----------------------------------------------------------------------------------
-
-function connection(value) {
-  state.connection = value;
-  $("conn").dataset.state = value;
-  $("conn-text").textContent = { live: "实时", connecting: "正在连接…", offline: "连接中断", refused: "无权查看" }[value] || value;
-  clearTimeout(connection.timer);
-  if (value === "offline") connection.timer = setTimeout(() => { $("offline").hidden = state.connection !== "offline"; }, 2000);
-  else $("offline").hidden = true;
-}
 
 const bus = new HallBus({
   hall,
@@ -488,13 +430,12 @@ const bus = new HallBus({
   onSnapshot: () => refreshSoon(0), // first connection, or too far behind: read the hall
   onEvent: (event) => { state.lastEvent = event; refreshSoon(); },
   onState: (value, detail) => {
-    connection(value);
+    showConnection(state, value);
     if (value === "live") refreshSoon(0); // after a break: whatever was missed
     if (value === "refused" && detail && detail.reason === "unauthorized") session.logout("登录已失效，请重新登录");
   },
 });
 
-$("login-form").addEventListener("submit", login);
 $("adjust-form").addEventListener("submit", saveAdjust);
 $("adjust-cancel").addEventListener("click", () => $("adjust").close());
 $("pause-form").addEventListener("submit", savePause);
@@ -512,8 +453,4 @@ setInterval(() => { if (state.view) renderTiles(state.view.windows); }, 30000);
 
 window.jiaohao = { state, bus, refresh, session };
 
-if (session.restore()) {
-  enter().catch((err) => { if (session.token) session.logout(messageFor(err instanceof Problem ? err.problem : err)); });
-} else {
-  body.dataset.screen = "login";
-}
+startPage(session, { enter });

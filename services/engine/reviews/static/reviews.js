@@ -123,6 +123,8 @@ function renderCase(c) {
   add("整改期限", c.rectify_due + (c.overdue ? "（已逾期）" : ""));
   add("核实", c.valid === null ? null : c.valid ? "有效" : "无效");
   add("申诉", { filed: "申诉中", upheld: "申诉成立", rejected: "申诉不成立" }[c.appeal]);
+  // The appeal's reason (the clerk's), or the verification's when it found the review invalid.
+  add(c.valid === false && !c.steps.some((s) => s.step === "appeal") ? "无效理由" : "申诉理由", c.invalid_reason);
   add("整改措施", c.measure);
   add("责任人", c.responsible);
   add("回复", c.reply);

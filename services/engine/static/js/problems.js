@@ -14,6 +14,7 @@ const MESSAGES = {
   login_throttled: () => "登录失败次数过多，请稍后再试",
   not_found: () => "未找到该号码或对象（请核对号码是否为今日所取）",
   validation_error: () => "输入内容不正确，请检查后重试",
+  settings_invalid: (p) => p.detail || "设置内容不正确，未保存",
   queue_empty: () => "当前没有等候的号码",
   window_closed: () => "窗口未开放，请先开窗",
   window_paused: () => "窗口已暂停服务，请先恢复",
@@ -38,24 +39,33 @@ const MESSAGES = {
   rating_needs_reason: () => "不满意评价请选择原因",
   rating_closed: () => "该号码已超过评价期限",
   case_step_out_of_order: () => "差评工单当前环节不能进行此操作，请刷新后按顺序办理",
-  appeal_not_allowed: () => "该差评当前不能申诉（只有被核实为无效的差评可申诉一次）",
+  appeal_not_allowed: () => "该差评当前不能申诉（每件差评只能申诉一次，且须在整改前提出）",
   database_unavailable: () => "系统数据库暂时无法访问，请稍后重试；如持续出现请联系管理员",
   batch_aborted: () => "系统繁忙，本次操作未完成，请重试",
   method_not_allowed: () => "操作方式不正确（请联系管理员）",
   payload_too_large: () => "提交的内容过大",
   account_exists: () => "该用户名已被使用，请换一个",
+  station_kind: () => "远程服务站只能添加“服务站上报”设备，本地大厅不能添加",
+  not_a_station: () => "该大厅未登记为本区县下的远程服务站",
+  region_refused: () => "区划代码与上级不符（下级代码须以上级代码开头，且层级更低）",
+  region_in_use: () => "该区划下仍有下级区划、大厅或账号，不能删除",
+  appeal_decided_by_region: () => "本大厅的申诉由上级区域管理员复核，大厅管理人员不能复核",
   alert_resolved: () => "该告警或建议已处理过（可能已被其他管理员处理）",
   conflict: () => "操作与当前状态冲突，请刷新后重试",
 };
 
-/** A Chinese sentence for a refusal (its problem+json body, or an Error). */
-export function messageFor(problem) {
+/** A Chinese sentence for a refusal: its problem+json body, a Problem error from
+ * session.js' api() (its body), or any other Error; `own`: a page's own words for some
+ * codes (code -> sentence), said instead of the common ones. */
+export function messageFor(problem, own = {}) {
+  if (problem && problem.problem) problem = problem.problem;
   if (!problem) return "操作未完成，请重试";
   if (problem instanceof Error) {
     return problem.name === "TypeError"
       ? "无法连接服务器，请检查网络后重试"
       : `操作未完成：${problem.message}`;
   }
+  if (own[problem.code]) return own[problem.code];
   const make = MESSAGES[problem.code];
   if (make) return make(problem);
   if (problem.status >= 500) return "服务器暂时无法处理，请稍后重试";

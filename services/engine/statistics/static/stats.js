@@ -2,7 +2,9 @@
 // with charts (Apache ECharts, fetched from the npm registry at install time and served
 // by the engine) and the windows report as CSV or Excel.
 import { messageFor } from "/assets/js/problems.js";
-import { Problem, Session } from "/assets/js/session.js";
+import { Session, startPage } from "/assets/js/session.js";
+import { renderSatisfaction } from "/stats/assets/satisfaction.js";
+import { setupAdvice } from "/stats/assets/advice.js";
 
 const body = document.body;
 const hall = body.dataset.hall;
@@ -97,16 +99,17 @@ async function load() {
   say("");
   const group = $("group").value;
   try {
-    const [volumes, waits, windows] = await Promise.all([
+    const [volumes, waits, windows, satisfaction] = await Promise.all([
       session.api("GET", `stats/volumes?${params({ group })}`),
       session.api("GET", `stats/waits?${params({ group: "none" })}`),
       session.api("GET", `stats/windows?${new URLSearchParams({ from: $("from").value, to: $("to").value })}`),
+      session.api("GET", `stats/satisfaction?${params()}`),
     ]);
-    state.report = { volumes, waits, windows };
+    state.report = { volumes, waits, windows, satisfaction };
     state.loads++;
     render();
   } catch (err) {
-    if (session.token) say(messageFor(err instanceof Problem ? err.problem : err));
+    if (session.token) say(messageFor(err));
   }
 }
 
@@ -194,6 +197,8 @@ function render() {
   $("staff-table").tBodies[0].replaceChildren(...windows.staff.map((s) => row([
     s.staff || s.staff_user_id, s.cases, percent(s.case_share), hours(s.handling_seconds), hours(s.signed_in_seconds),
   ])));
+  // 满意度 (好差评): satisfaction.js.
+  renderSatisfaction(state.report.satisfaction, { card, row, chart });
 }
 
 /** The month of the chosen start day (or last month), by day, titled for a 月报. */
@@ -225,56 +230,37 @@ async function prepareMonthly() {
   }
 }
 
-async function download(format) {
-  const query = new URLSearchParams({ from: $("from").value, to: $("to").value, format });
-  const response = await fetch(`${session.base}/stats/windows?${query}`, { headers: { Authorization: `Bearer ${session.token}` } });
-  if (!response.ok) {
-    const problem = await response.json().catch(() => ({ status: response.status }));
-    say(messageFor(problem));
-    return;
-  }
-  const name = (response.headers.get("content-disposition") || "").match(/filename="([^"]+)"/);
-  const a = document.createElement("a");
-  a.href = URL.createObjectURL(await response.blob());
-  a.download = name ? name[1] : `windows.${format}`;
-  document.body.appendChild(a);
-  a.click();
-  a.remove();
+/** A report as a file (csv or xlsx): the windows report, or the satisfaction report for the filters. */
+function download(report, format) {
+  const query = report === "windows"
+    ? new URLSearchParams({ from: $("from").value, to: $("to").value, format })
+    : params({ format });
+  session.download(`stats/${report}?${query}`, `${report}.${format}`).catch((err) => say(messageFor(err)));
 }
 
 // ---- wiring -----------------------------------------------------------------------------
 
 async function enter() {
-  const me = await session.api("GET", "/api/v1/auth/me");
-  if (!["manager", "admin"].includes(me.role)) {
-    session.logout("统计报表仅供大厅管理人员使用");
-    return;
-  }
-  session.watchExpiry();
+  const me = await session.account({ roles: ["manager", "admin", "region_admin"], wrongRole: "统计报表仅供大厅管理人员使用" });
+  if (!me) return;
   body.dataset.screen = "report";
   const overview = await session.api("GET", "queues");
   $("service").replaceChildren(new Option("全部业务", ""), ...overview.queues.map((q) => new Option(q.name, q.service)));
   state.echarts = await loadCharts();
   if (!$("from").value) quick("month");
   await load();
+  // The staffing advice, its check by the simulator and the replay (advice.js).
+  setupAdvice({ session, chart, period: () => ({ from: $("from").value, to: $("to").value }), services: overview.queues, role: me.role });
 }
 
-$("login-form").addEventListener("submit", async (e) => {
-  e.preventDefault();
-  $("login-error").textContent = "";
-  const failed = await session.login($("username").value.trim(), $("password").value, messageFor).catch((err) => messageFor(err));
-  if (failed) { $("login-error").textContent = failed; return; }
-  await enter().catch((err) => { $("login-error").textContent = messageFor(err instanceof Problem ? err.problem : err); });
-});
 $("filters").addEventListener("submit", (e) => { e.preventDefault(); load(); });
 document.querySelectorAll("[data-quick]").forEach((b) => b.addEventListener("click", () => { quick(b.dataset.quick); load(); }));
-document.querySelectorAll("[data-download]").forEach((b) => b.addEventListener("click", () => download(b.dataset.download)));
+document.querySelectorAll("[data-download]").forEach((b) => b.addEventListener("click", () => download("windows", b.dataset.download)));
+document.querySelectorAll("[data-sat-download]").forEach((b) => b.addEventListener("click", () => download("satisfaction", b.dataset.satDownload)));
 $("logout").addEventListener("click", () => session.logout("已退出登录"));
 $("print-month").addEventListener("click", async () => { await prepareMonthly(); window.print(); });
 window.addEventListener("afterprint", () => body.classList.remove("monthly"));
 
 window.jiaohao = { state, load, quick, prepareMonthly };
 
-if (session.restore()) {
-  enter().catch(() => session.logout("登录已失效，请重新登录"));
-}
+startPage(session, { enter });
