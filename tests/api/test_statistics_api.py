@@ -78,6 +78,71 @@ async def test_a_day_in_figures(client: httpx.AsyncClient, hall: Hall) -> None:
     assert balance["办件量前三窗口占比"] == 1.0 and balance["办件量偏低的窗口"] == "4号"
 
 
+def _csv(response: httpx.Response) -> list[list[str]]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/csv")
+    return list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+
+
+def _sheets(response: httpx.Response) -> dict[str, list[tuple[object, ...]]]:
+    assert response.status_code == 200, response.text
+    book = load_workbook(io.BytesIO(response.content))
+    return {name: list(book[name].iter_rows(values_only=True)) for name in book.sheetnames}
+
+
+async def test_every_report_downloads_as_csv_and_xlsx(
+    client: httpx.AsyncClient, hall: Hall
+) -> None:
+    """The files say what the JSON says, in the hall's words."""
+    await a_small_day(client, hall)
+    day = today().isoformat()
+
+    volumes = _csv(await stats(client, hall, "volumes", group="day", format="csv"))
+    heads = volumes[0]
+    assert heads[:4] == ["期间", "取号", "办结", "过号"]
+    assert "结果：办结" in heads and "结果：一次性告知" in heads and "来源：取号机" in heads
+    by_period = {r[0]: dict(zip(heads, r, strict=True)) for r in volumes[1:]}
+    assert set(by_period) == {day, "合计"}
+    total = by_period["合计"]
+    assert (total["取号"], total["办结"], total["过号"], total["取消"]) == ("4", "2", "1", "1")
+    assert (total["结果：办结"], total["来源：取号机"]) == ("1", "4")
+    book = _sheets(await stats(client, hall, "volumes", group="day", format="xlsx"))
+    assert list(book) == ["办件量"] and book["办件量"][-1][:3] == ("合计", 4, 2)
+
+    waits_json = (await stats(client, hall, "waits", group="none")).json()
+    book = _sheets(await stats(client, hall, "waits", group="none", format="xlsx"))
+    assert list(book) == ["等候时长", "星期×时段"]
+    rows = {r[1]: r for r in book["等候时长"][1:]}
+    business = next(r for r in waits_json["rows"] if r["service"] == "business")["seconds"]
+    assert rows["企业开办"][2] == 2 and rows["全部业务"][2] == 3
+    assert rows["企业开办"][3] == round(business["mean"] / 60, 2)
+    assert len(book["星期×时段"]) == 2  # the heading and the one hour of the day
+    waits_csv = _csv(await stats(client, hall, "waits", group="none", format="csv"))
+    assert waits_csv[0] == ["等候时长"] and waits_csv[1][:3] == ["期间", "业务", "件数"]
+    assert ["星期×时段"] in waits_csv  # the second table under its title
+
+    handling = _csv(await stats(client, hall, "handling", format="csv"))
+    assert handling[0] == [
+        "维度",
+        "名称",
+        "件数",
+        "平均(分钟)",
+        "中位数(分钟)",
+        "90%(分钟)",
+        "最长(分钟)",
+    ]
+    named = {(r[0], r[1]): r for r in handling[1:]}
+    assert named[("业务", "企业开办")][2] == "2"
+    assert named[("窗口", "1号窗口")][2] == "2"
+    assert named[("工作人员", f"{hall.code}-staff")][2] == "2"
+    book = _sheets(await stats(client, hall, "handling", format="xlsx"))
+    assert book["办理时长"][1][:3] == ("业务", "企业开办", 2)
+
+    refused = await stats(client, hall, "volumes", format="pdf")
+    assert_problem(refused, 422, "validation_error")
+    assert (await stats(client, hall, "waits", who="staff", format="csv")).status_code == 403
+
+
 async def test_who_may_read_and_bad_periods(client: httpx.AsyncClient, hall: Hall) -> None:
     for who in ("staff", "kiosk", "gateway", "display"):
         assert (await stats(client, hall, "volumes", who=who)).status_code == 403, who

@@ -75,6 +75,16 @@ async def test_a_manager_reads_the_days_figures(database_url: str, tmp_path: Pat
             book = load_workbook(io.BytesIO(data))
             assert list(book["窗口"].iter_rows(values_only=True))[1][:2] == ("1号窗口", 2)
 
+            # Handling per service, window and clerk; the volumes as Excel, by the grouping.
+            handling = await page.locator("#handling-table tbody tr").all_inner_texts()
+            assert handling[0].split("\t")[:2] == ["企业开办", "2"]
+            assert any(h.startswith("1号窗口\t2") for h in handling)
+            async with page.expect_download() as got:
+                await page.click("[data-report='volumes'][data-format='xlsx']")
+            data = await asyncio.to_thread(Path(await (await got.value).path()).read_bytes)
+            volumes = list(load_workbook(io.BytesIO(data))["办件量"].iter_rows(values_only=True))
+            assert volumes[0][:3] == ("期间", "取号", "办结") and volumes[-1][:2] == ("合计", 4)
+
             await page.set_viewport_size({"width": 1920, "height": 1080})
             await page.screenshot(path=ARTIFACTS / f"stats-{db}-1920x1080.png", full_page=True)
             # The 月报: this month, by day, on one A4 page.

@@ -8,14 +8,12 @@ regions.rollup do the work.
 
 from __future__ import annotations
 
-import csv
-import io
 import pathlib
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 from fastapi.responses import FileResponse, HTMLResponse
@@ -53,6 +51,7 @@ from services.engine.regions.schemas import (
     WindowOut,
 )
 from services.engine.statistics import measures
+from services.engine.statistics.downloads import FILE_RESPONSES, XLSX, file_response, workbook
 from services.engine.statistics.reports import Group, Volume, WaitLine
 from services.engine.statistics.service import Filters
 from services.engine.tickets.states import PriorityClass
@@ -387,11 +386,7 @@ def _balance(b: figures.RegionBalance) -> RegionBalanceOut:
     )
 
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-DOWNLOADS: dict[int | str, dict[str, Any]] = {200: {"content": {"text/csv": {}, XLSX: {}}}}
-
-
-@router.get("/{code}/stats/windows", response_model=RegionWindowsOut, responses=DOWNLOADS)
+@router.get("/{code}/stats/windows", response_model=RegionWindowsOut, responses=FILE_RESPONSES)
 async def windows(
     access: ReportRegion,
     session: SessionDep,
@@ -460,19 +455,7 @@ async def windows(
             ]
         )
     name = f"windows-{access.region.code}-{first}-{last}"
-    if format == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(table)
-        return Response(
-            ("\ufeff" + buffer.getvalue()).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
-    return Response(
-        _book({"窗口": table}),
-        media_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
-    )
+    return file_response(name, [("窗口", table)], format)
 
 
 # --- the district's monthly report (月报) ---------------------------------------------------
@@ -636,31 +619,18 @@ def _monthly_book(out: MonthlyOut) -> bytes:
                     "是" if line.low else "",
                 ]
             )
-    return _book(
-        {"汇总": summary, "办件量前三窗口": busiest, "低于月度标准": low, "各窗口": windows},
+    return workbook(
+        [
+            ("汇总", summary),
+            ("办件量前三窗口", busiest),
+            ("低于月度标准", low),
+            ("各窗口", windows),
+        ],
         title=f"{out.name} {out.month} 政务服务月报",
     )
 
 
-def _book(sheets: dict[str, list[list[object]]], title: str | None = None) -> bytes:
-    import xlsxwriter
-
-    buffer = io.BytesIO()
-    book = xlsxwriter.Workbook(buffer, {"in_memory": True})
-    bold = book.add_format({"bold": True})
-    if title:
-        book.set_properties({"title": title})
-    for name, rows in sheets.items():
-        sheet = book.add_worksheet(name)
-        for r, row in enumerate(rows):
-            for c, value in enumerate(row):
-                sheet.write(r, c, value, bold if r == 0 else None)
-        sheet.set_column(0, max(len(r) for r in rows) - 1, 14)
-    book.close()
-    return buffer.getvalue()
-
-
-@router.get("/{code}/stats/monthly", response_model=MonthlyOut, responses=DOWNLOADS)
+@router.get("/{code}/stats/monthly", response_model=MonthlyOut, responses=FILE_RESPONSES)
 async def monthly(
     access: ReportRegion,
     session: SessionDep,

@@ -1,16 +1,15 @@
 """Statistics endpoints (统计报表): volumes, waits, handling, windows and staff (忙闲不均).
 
-Managers and administrators of the hall, and region admins above it (read-only); as
-JSON, and the windows report also as CSV or XLSX (docs/statistics.md).
+Managers and administrators of the hall, and region admins above it (read-only); each
+report as JSON, CSV or XLSX (docs/statistics.md).
 """
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse, HTMLResponse, Response
@@ -22,6 +21,16 @@ from services.engine.deps import ReportAccess, SessionDep
 from services.engine.pages import CSS, JS, hall_page, page_file
 from services.engine.statistics import measures, reports
 from services.engine.statistics import service as statistics
+from services.engine.statistics.downloads import (
+    FILE_RESPONSES,
+    OUTCOMES,
+    SOURCES,
+    XLSX,
+    FormatQ,
+    Sheet,
+    file_response,
+    minutes,
+)
 from services.engine.statistics.reports import Group
 from services.engine.statistics.service import Filters, PeriodData, load
 from services.engine.tickets.states import PriorityClass
@@ -135,6 +144,7 @@ class HandlingOut(PeriodOut):
     by_service: dict[str, SummaryOut]
     by_window: dict[str, SummaryOut]
     by_staff: dict[str, SummaryOut] = Field(description="by account name")
+    service_names: dict[str, str] = Field(default_factory=dict, description="code -> name")
 
 
 class WindowLineOut(BaseModel):
@@ -202,7 +212,7 @@ def _volume(key: str, v: reports.Volume) -> VolumeOut:
     )
 
 
-@router.get("/volumes", response_model=VolumesOut)
+@router.get("/volumes", response_model=VolumesOut, responses=FILE_RESPONSES)
 async def volumes(
     access: ReportAccess,
     session: SessionDep,
@@ -210,13 +220,14 @@ async def volumes(
     last: To,
     filters: FiltersDep,
     group: GroupQ = Group.DAY,
-) -> VolumesOut:
+    format: FormatQ = "json",
+) -> VolumesOut | Response:
     """办件量: issued, served (by outcome), no-show, cancelled, transferred, held."""
     rows, total = await statistics.volumes_report(
         session=session, halls=[access.hall], first=first, last=last, filters=filters, group=group
     )
     await session.commit()
-    return VolumesOut(
+    out = VolumesOut(
         hall=access.hall.code,
         first=first,
         last=last,
@@ -224,9 +235,40 @@ async def volumes(
         rows=[_volume(k, v) for k, v in rows.items()],
         total=_volume("total", total),
     )
+    if format == "json":
+        return out
+    name = f"volumes-{access.hall.code}-{first}-{last}"
+    return file_response(name, [("办件量", _volumes_table(out))], format)
 
 
-@router.get("/waits", response_model=WaitsOut)
+def _volumes_table(out: VolumesOut) -> list[list[object]]:
+    lines = [*out.rows, out.total]
+    outcomes = [o for o in OUTCOMES if any(o in v.by_outcome for v in lines)]
+    outcomes += sorted({o for v in lines for o in v.by_outcome} - set(outcomes))
+    sources = sorted({s for v in lines for s in v.by_source})
+    headings: list[object] = ["期间", "取号", "办结", "过号", "取消", "转出", "挂起", "挂起过期"]
+    headings += [f"结果：{OUTCOMES.get(o, o)}" for o in outcomes]
+    headings += [f"来源：{SOURCES.get(s, s)}" for s in sources]
+    table: list[list[object]] = [headings]
+    for v in lines:
+        table.append(
+            [
+                "合计" if v is out.total else v.key,
+                v.issued,
+                v.served,
+                v.no_show,
+                v.cancelled,
+                v.transferred,
+                v.held,
+                v.held_expired,
+                *(v.by_outcome.get(o, 0) for o in outcomes),
+                *(v.by_source.get(src, 0) for src in sources),
+            ]
+        )
+    return table
+
+
+@router.get("/waits", response_model=WaitsOut, responses=FILE_RESPONSES)
 async def waits(
     access: ReportAccess,
     session: SessionDep,
@@ -234,7 +276,8 @@ async def waits(
     last: To,
     filters: FiltersDep,
     group: GroupQ = Group.DAY,
-) -> WaitsOut:
+    format: FormatQ = "json",
+) -> WaitsOut | Response:
     """Waits (issue to the call that served): mean, median, p90, max, share over target."""
     data = await statistics.waits_report(
         session=session, halls=[access.hall], first=first, last=last, filters=filters, group=group
@@ -254,7 +297,7 @@ async def waits(
             for (key, code), line in found.items()
         ]
 
-    return WaitsOut(
+    out = WaitsOut(
         hall=access.hall.code,
         first=first,
         last=last,
@@ -263,43 +306,67 @@ async def waits(
         all_services=lines(False),
         heatmap=[HeatCell(weekday=d, hour=h, mean_seconds=v) for (d, h), v in data.heatmap.items()],
     )
+    if format == "json":
+        return out
+    return file_response(f"waits-{access.hall.code}-{first}-{last}", _waits_sheets(out), format)
 
 
-@router.get("/handling", response_model=HandlingOut)
+WEEKDAYS = ["星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日"]
+SUMMARY_HEADINGS = ["件数", "平均(分钟)", "中位数(分钟)", "90%(分钟)", "最长(分钟)"]
+
+
+def _summary_cells(s: SummaryOut) -> list[object]:
+    return [s.count, minutes(s.mean), minutes(s.median), minutes(s.p90), minutes(s.max)]
+
+
+def _waits_sheets(out: WaitsOut) -> list[Sheet]:
+    waits: list[list[object]] = [["期间", "业务", *SUMMARY_HEADINGS, "超目标占比"]]
+    for w in [*out.rows, *out.all_services]:
+        over = round(w.over_target, 4) if w.over_target is not None else ""
+        waits.append([w.key, w.service_name, *_summary_cells(w.seconds), over])
+    heat: list[list[object]] = [["星期", "时段", "平均等候(分钟)"]]
+    for cell in sorted(out.heatmap, key=lambda c: (c.weekday, c.hour)):
+        heat.append([WEEKDAYS[cell.weekday], f"{cell.hour}时", minutes(cell.mean_seconds)])
+    return [("等候时长", waits), ("星期×时段", heat)]
+
+
+@router.get("/handling", response_model=HandlingOut, responses=FILE_RESPONSES)
 async def handling(
     access: ReportAccess,
     session: SessionDep,
     first: From,
     last: To,
     filters: FiltersDep,
-) -> HandlingOut:
+    format: FormatQ = "json",
+) -> HandlingOut | Response:
     """Handling (start to finish, minus time on hold) per service, window and clerk."""
     data = await statistics.handling_report(
         session=session, halls=[access.hall], first=first, last=last, filters=filters
     )
     await session.commit()
-    return HandlingOut(
+    out = HandlingOut(
         hall=access.hall.code,
         first=first,
         last=last,
         by_service={k: _summary(v) for k, v in data.by_service.items()},
         by_window={k: _summary(v) for k, v in data.by_window.items()},
         by_staff={data.staff_names.get(k, str(k)): _summary(v) for k, v in data.by_staff.items()},
+        service_names=data.service_names,
     )
+    if format == "json":
+        return out
+    table: list[list[object]] = [["维度", "名称", *SUMMARY_HEADINGS]]
+    for key, s in out.by_service.items():
+        table.append(["业务", out.service_names.get(key, key), *_summary_cells(s)])
+    for key, s in out.by_window.items():
+        table.append(["窗口", f"{key}号窗口", *_summary_cells(s)])
+    for key, s in out.by_staff.items():
+        table.append(["工作人员", key, *_summary_cells(s)])
+    name = f"handling-{access.hall.code}-{first}-{last}"
+    return file_response(name, [("办理时长", table)], format)
 
 
-@router.get(
-    "/windows",
-    response_model=WindowsOut,
-    responses={
-        200: {
-            "content": {
-                "text/csv": {},
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {},
-            }
-        }
-    },
-)
+@router.get("/windows", response_model=WindowsOut, responses=FILE_RESPONSES)
 async def windows(
     access: ReportAccess,
     session: SessionDep,
@@ -307,7 +374,7 @@ async def windows(
     last: To,
     window: WindowQ = None,
     staff: StaffQ = None,
-    format: Annotated[Literal["json", "csv", "xlsx"], Query()] = "json",
+    format: FormatQ = "json",
 ) -> WindowsOut | Response:
     """Windows and staff: cases, handling, open, paused by reason, idle, utilisation,
     shares, sign-in hours (考勤), and 忙闲不均 (the busiest three's share, the Gini of
@@ -365,17 +432,10 @@ async def windows(
     table = _windows_table(out)
     name = f"windows-{access.hall.code}-{first}-{last}"
     if format == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(table)
-        # With a BOM: a spreadsheet on a hall's PC opens the Chinese headings as UTF-8.
-        return Response(
-            ("\ufeff" + buffer.getvalue()).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
+        return file_response(name, [("窗口", table)], "csv")
     return Response(
         _xlsx(table, out),
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=XLSX,
         headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'},
     )
 

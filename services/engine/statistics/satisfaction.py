@@ -11,7 +11,6 @@ This is an endpoint module (the edge): the 好差评 loop sits above the statist
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Mapping
 from typing import Annotated, Literal
@@ -26,13 +25,13 @@ from services.engine.deps import ReportAccess, SessionDep
 from services.engine.halls import repository as halls_repo
 from services.engine.reviews import service as reviews
 from services.engine.reviews.indicators import NAMES, Indicators, compute
+from services.engine.statistics.downloads import FILE_RESPONSES, XLSX, file_response
 from services.engine.statistics.router import FiltersDep, From, PeriodOut, To
 from services.engine.statistics.service import check_period
 from services.engine.windows import repository as windows_repo
 
 router = APIRouter(prefix="/api/v1/halls/{hall}/stats", tags=["statistics"])
 
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 LEVEL_WORDS = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
 
@@ -87,7 +86,7 @@ def _line(key: str, name: str, found: Indicators) -> SatisfactionLineOut:
 @router.get(
     "/satisfaction",
     response_model=SatisfactionOut,
-    responses={200: {"content": {"text/csv": {}, XLSX: {}}}},
+    responses=FILE_RESPONSES,
 )
 async def satisfaction(
     access: ReportAccess,
@@ -158,13 +157,7 @@ async def satisfaction(
         return out
     name = f"satisfaction-{hall.code}-{first}-{last}"
     if format == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(table(out))
-        return Response(
-            ("\ufeff" + buffer.getvalue()).encode("utf-8"),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
-        )
+        return file_response(name, [("满意度", table(out))], "csv")
     return Response(
         workbook(out),
         media_type=XLSX,

@@ -485,6 +485,7 @@ class HandlingFigures:
     by_window: dict[str, measures.Summary]  # window number (hall code:number for several)
     by_staff: dict[int, measures.Summary]  # account id
     staff_names: dict[int, str]
+    service_names: dict[str, str]
 
 
 async def handling_report(
@@ -525,7 +526,7 @@ async def handling_report(
         out[by] = facts.handling_of(cells)
     by_staff = {int(k): v for k, v in out["staff"].items()}
     names = await auth_service.usernames(session=session, user_ids=set(by_staff))
-    return HandlingFigures(out["service"], out["window"], by_staff, names)
+    return HandlingFigures(out["service"], out["window"], by_staff, names, scope.service_names())
 
 
 @dataclass(frozen=True)

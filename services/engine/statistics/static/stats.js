@@ -99,13 +99,14 @@ async function load() {
   say("");
   const group = $("group").value;
   try {
-    const [volumes, waits, windows, satisfaction] = await Promise.all([
+    const [volumes, waits, windows, satisfaction, handling] = await Promise.all([
       session.api("GET", `stats/volumes?${params({ group })}`),
       session.api("GET", `stats/waits?${params({ group: "none" })}`),
       session.api("GET", `stats/windows?${new URLSearchParams({ from: $("from").value, to: $("to").value })}`),
       session.api("GET", `stats/satisfaction?${params()}`),
+      session.api("GET", `stats/handling?${params()}`),
     ]);
-    state.report = { volumes, waits, windows, satisfaction };
+    state.report = { volumes, waits, windows, satisfaction, handling };
     state.loads++;
     render();
   } catch (err) {
@@ -163,6 +164,15 @@ function render() {
     w.service_name, w.seconds.count, minutes(w.seconds.mean), minutes(w.seconds.median),
     minutes(w.seconds.p90), minutes(w.seconds.max), percent(w.over_target),
   ])));
+  // Handling per service, then per window and per clerk (its distribution; the totals and
+  // shares are in the windows' table).
+  const { handling } = state.report;
+  const summary = (name, s) => row([name, s.count, minutes(s.mean), minutes(s.median), minutes(s.p90), minutes(s.max)]);
+  $("handling-table").tBodies[0].replaceChildren(
+    ...Object.entries(handling.by_service).map(([code, s]) => summary(handling.service_names[code] || code, s)),
+    ...Object.entries(handling.by_window).map(([w, s]) => summary(`${w}号窗口`, s)),
+    ...Object.entries(handling.by_staff).map(([name, s]) => summary(name, s)),
+  );
   const cells = waits.heatmap.map((c) => [c.hour, c.weekday, Math.round(c.mean_seconds / 60)]);
   chart("heatmap", {
     tooltip: { formatter: (p) => `${WEEKDAYS[p.value[1]]} ${p.value[0]}时：平均等候 ${p.value[2]} 分钟` },
@@ -230,11 +240,12 @@ async function prepareMonthly() {
   }
 }
 
-/** A report as a file (csv or xlsx): the windows report, or the satisfaction report for the filters. */
+/** A report as a file (csv or xlsx), for the period and filters shown (the windows report
+ * covers every service; volumes and waits come by the chosen grouping). */
 function download(report, format) {
   const query = report === "windows"
     ? new URLSearchParams({ from: $("from").value, to: $("to").value, format })
-    : params({ format });
+    : ["volumes", "waits"].includes(report) ? params({ format, group: $("group").value }) : params({ format });
   session.download(`stats/${report}?${query}`, `${report}.${format}`).catch((err) => say(messageFor(err)));
 }
 
@@ -256,6 +267,7 @@ async function enter() {
 $("filters").addEventListener("submit", (e) => { e.preventDefault(); load(); });
 document.querySelectorAll("[data-quick]").forEach((b) => b.addEventListener("click", () => { quick(b.dataset.quick); load(); }));
 document.querySelectorAll("[data-download]").forEach((b) => b.addEventListener("click", () => download("windows", b.dataset.download)));
+document.querySelectorAll("[data-report]").forEach((b) => b.addEventListener("click", () => download(b.dataset.report, b.dataset.format)));
 document.querySelectorAll("[data-sat-download]").forEach((b) => b.addEventListener("click", () => download("satisfaction", b.dataset.satDownload)));
 $("logout").addEventListener("click", () => session.logout("已退出登录"));
 $("print-month").addEventListener("click", async () => { await prepareMonthly(); window.print(); });
