@@ -280,6 +280,9 @@ class Scope:
     raw_tickets: list[tuple[int, facts.TicketFact]]  # (hall id, fact), filters applied
     raw_windows: list[tuple[int, facts.WindowFact]]
     filters: Filters
+    # The whole months kept clean in every hall whatever the grouping (``kept.months``
+    # only when grouped by month or not at all): the heatmap reads them.
+    whole_months: Sequence[int] = ()
 
     @property
     def single(self) -> bool:
@@ -369,12 +372,7 @@ async def scope_of(
                 and (filters.staff is None or w.kind != "signed" or w.staff == filters.staff)
             ]
     months: list[int] = []
-    if (
-        group in (None, Group.MONTH, Group.NONE)
-        and filters.window is None
-        and filters.staff is None
-        and filters.priority is None
-    ):
+    if filters.window is None and filters.staff is None and filters.priority is None:
         not_kept = {(h, d.year * 100 + d.month) for h, ds in stale.items() for d in ds}
         not_kept |= {
             (h, d.year * 100 + d.month) for ctx in contexts for h, d in raw_of[ctx.hall.id]
@@ -390,19 +388,20 @@ async def scope_of(
             ):
                 months.append(bmonth)
             month = b + timedelta(days=1)
+    by_month = months if group in (None, Group.MONTH, Group.NONE) else []
     kept = repository.FactScope(
         hall_ids=[c.hall.id for c in contexts],
         first=first,
         last=last,
         skip=stale,
-        months=months,
-        month_days=[repository.month_bounds(m) for m in months],
+        months=by_month,
+        month_days=[repository.month_bounds(m) for m in by_month],
         service=filters.service,
         window=filters.window,
         staff=filters.staff,
         priority=filters.priority,
     )
-    return Scope(contexts, first, last, kept, raw_tickets, raw_windows, filters)
+    return Scope(contexts, first, last, kept, raw_tickets, raw_windows, filters, months)
 
 
 async def volumes_report(
@@ -448,15 +447,16 @@ async def waits_report(
     scope = await scope_of(
         session=session, halls=halls, first=first, last=last, filters=filters, now=now, group=group
     )
-    cells = await repository.month_wait_cells(session, scope.kept, group)
-    cells += await repository.wait_cells(session, scope.kept, group)
+    kept_cells, kept_over = await repository.wait_and_over_cells(session, scope.kept, group)
+    cells: list[facts.HistRow] = list(await repository.month_wait_cells(session, scope.kept, group))
+    cells += kept_cells
     raw = [f for _, f in scope.raw_tickets]
     cells += facts.aggregate_waits(raw, group)
     over: dict[tuple[str, str], int] = defaultdict(int)
     targets = scope.targets()
     found = [
         await repository.month_over_cells(session, scope.kept, group),
-        await repository.over_cells(session, scope.kept, group),
+        kept_over,
         facts.over_of(
             (f for _, f in scope.raw_tickets),
             group,
@@ -468,8 +468,14 @@ async def waits_report(
     for part in found:
         for k, n in part.items():
             over[k] += n
-    heat = await repository.month_heat_cells(session, scope.kept)
-    heat += await repository.heat_cells(session, scope.kept)
+    # The heatmap has no period key: whole months from the monthly tables, however grouped.
+    heat_scope = replace(
+        scope.kept,
+        months=scope.whole_months,
+        month_days=[repository.month_bounds(m) for m in scope.whole_months],
+    )
+    heat = await repository.month_heat_cells(session, heat_scope)
+    heat += await repository.heat_cells(session, heat_scope)
     heat += facts.aggregate_heat(raw)
     return WaitFigures(
         facts.waits_of(cells, over, by_service=True),
