@@ -52,7 +52,10 @@ class Desk:
             )
             return booking
 
-    async def check_in(self, booking: Booking, now: datetime) -> bookings.CheckedIn:
+    async def check_in(
+        self, booking: Booking, now: datetime, by_id_card: str | None = None
+    ) -> bookings.CheckedIn:
+        """By the booking's code (its QR), or by the ID card the citizen shows."""
         async with self.app.state.sessionmaker() as session:
             hall = await get_hall(session=session, code=self.code)
             kiosk = Principal(kind="device", id=1, role="kiosk", hall_id=hall.id, name="kiosk")
@@ -61,7 +64,8 @@ class Desk:
                 hall=hall,
                 principal=kiosk,
                 pii_key=PII_KEY,
-                code=booking.code,
+                code=None if by_id_card else booking.code,
+                id_number=by_id_card,
                 now=now,
             )
 
@@ -112,6 +116,16 @@ async def test_check_in_window_edges(desk: Desk, app) -> None:  # type: ignore[n
     async with app.state.sessionmaker() as session:
         tickets = (await session.execute(select(Ticket))).scalars().all()
     assert len(tickets) == 2 and {t.source for t in tickets} == {"booking"}
+
+
+async def test_check_in_by_id_card_before_midnight_for_a_place_at_midnight(desk: Desk) -> None:
+    """A hall open around the clock: a place at 00:00 is checked in by ID card at 23:30
+    (its arrival window opened at 23:15 the day before), as by its QR code."""
+    booking = await desk.book(IDS[0], at(8, 0), now=at(7, 20))
+    with pytest.raises(rules.CheckInTooEarly):
+        await desk.check_in(booking, now=at(7, 23, 14), by_id_card=IDS[0])
+    done = await desk.check_in(booking, now=at(7, 23, 30), by_id_card=IDS[0])
+    assert done.booking.id == booking.id and done.booking.status == "checked_in"
 
 
 async def test_check_in_before_the_hall_opens_still_issues(app, client, desk: Desk) -> None:  # type: ignore[no-untyped-def]

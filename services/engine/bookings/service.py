@@ -492,7 +492,9 @@ async def excuse_no_show(
 async def _booking_for_person_now(
     session: AsyncSession, hall: Hall, person_hash: str, now: datetime
 ) -> Booking:
-    """The person's booking to check in today: the one whose window is open, else the nearest."""
+    """The person's booking to check in now: of today, or starting within a day (a place
+    at 00:00 in a hall open around the clock is checked in before midnight); the nearest.
+    The arrival window then says whether it is too early or too late."""
     tz = ZoneInfo(hall.timezone)
     today = now.astimezone(tz).date()
     candidates = [
@@ -501,6 +503,7 @@ async def _booking_for_person_now(
             session, hall.id, person_hash, statuses=[BookingStatus.BOOKED]
         )
         if b.starts_at.astimezone(tz).date() == today
+        or now <= b.starts_at <= now + timedelta(days=1)
     ]
     if not candidates:
         raise NotFound("no booking for this ID number today in this hall; please take a ticket")
