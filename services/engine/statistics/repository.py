@@ -563,6 +563,11 @@ async def wait_and_over_cells(
         func.array_agg(per_bucket.c.largest),
         func.sum(per_bucket.c.over),
     ).group_by(*outer_key, per_bucket.c.service)
+    # For this transaction only: a district's year of partial aggregates fits in memory
+    # (at the default 4 MB they are sorted on disk), and JIT compiling costs more than
+    # it saves on a query that runs once (about 0.15 s together, bench/stats_district.py).
+    await session.execute(text("SET LOCAL work_mem = '32MB'"))
+    await session.execute(text("SET LOCAL jit = off"))
     cells: list[facts.HistRow] = []
     over: dict[tuple[str, str], int] = {}
     for row in (await session.execute(query)).all():
