@@ -79,6 +79,7 @@ async def test_a_manager_reads_the_days_figures(database_url: str, tmp_path: Pat
             handling = await page.locator("#handling-table tbody tr").all_inner_texts()
             assert handling[0].split("\t")[:2] == ["企业开办", "2"]
             assert any(h.startswith("1号窗口\t2") for h in handling)
+            assert await bars(page, "handling-chart") == [1, 1]  # 企业开办 alone was handled
             async with page.expect_download() as got:
                 await page.click("[data-report='volumes'][data-format='xlsx']")
             data = await asyncio.to_thread(Path(await (await got.value).path()).read_bytes)

@@ -173,6 +173,19 @@ function render() {
     ...Object.entries(handling.by_window).map(([w, s]) => summary(`${w}号窗口`, s)),
     ...Object.entries(handling.by_staff).map(([name, s]) => summary(name, s)),
   );
+  const handled = Object.entries(handling.by_service);
+  const mins = (v) => (v == null ? null : Math.round(v / 6) / 10);
+  chart("handling-chart", {
+    tooltip: { trigger: "axis" },
+    legend: { data: ["中位数", "90%"] },
+    grid: { left: 40, right: 16, top: 30, bottom: 28 },
+    xAxis: { type: "category", data: handled.map(([code]) => handling.service_names[code] || code) },
+    yAxis: { type: "value", name: "分钟" },
+    series: [
+      { name: "中位数", type: "bar", data: handled.map(([, s]) => mins(s.median)) },
+      { name: "90%", type: "bar", data: handled.map(([, s]) => mins(s.p90)) },
+    ],
+  });
   const cells = waits.heatmap.map((c) => [c.hour, c.weekday, Math.round(c.mean_seconds / 60)]);
   chart("heatmap", {
     tooltip: { formatter: (p) => `${WEEKDAYS[p.value[1]]} ${p.value[0]}时：平均等候 ${p.value[2]} 分钟` },
