@@ -464,30 +464,61 @@ def waits_of(
 ) -> dict[tuple[str, str], WaitLine]:
     """Per (period key, service), or per period key for every service together ('');
     ``over``: the waits over target per (period key, service)."""
-    grouped: dict[tuple[str, str], Histogram] = {}
+    per_service, together = waits_both(cells, over)
+    return per_service if by_service else together
+
+
+def waits_both(
+    cells: Iterable[HistRow], over: Mapping[tuple[str, str], int]
+) -> tuple[dict[tuple[str, str], WaitLine], dict[tuple[str, str], WaitLine]]:
+    """``waits_of`` by service and for every service together, in one pass over the
+    cells (a district's year by day is 140,000 of them)."""
+    # Plain dicts of bucket -> [count, sum, max] while adding (Histogram.add, inlined).
+    grouped: dict[tuple[str, str], dict[int, list[float]]] = {}
+    together: dict[tuple[str, str], dict[int, list[float]]] = {}
     for key, name, bucket, n, total, largest in cells:
-        k = (key, name if by_service else "")
-        h = grouped.get(k)
-        if h is None:
-            h = grouped[k] = Histogram.empty()
-        # Histogram.add, inlined (a district's year by day is 140,000 cells).
-        cell = h.buckets.get(bucket)
+        buckets = grouped.get((key, name))
+        if buckets is None:
+            buckets = grouped[(key, name)] = {}
+        cell = buckets.get(bucket)
         if cell is None:
-            h.buckets[bucket] = [0 + n, 0.0 + total, largest]
+            buckets[bucket] = [0 + n, 0.0 + total, largest]
         else:
             cell[0] += n
             cell[1] += total
             if largest > cell[2]:
                 cell[2] = largest
+    # Every service together: the services' histograms merged (fewer cells than rows).
+    for (key, _), buckets in grouped.items():
+        merged = together.get((key, ""))
+        if merged is None:
+            together[(key, "")] = {b: list(c) for b, c in buckets.items()}
+            continue
+        for bucket, (count, summed, top) in buckets.items():
+            cell = merged.get(bucket)
+            if cell is None:
+                merged[bucket] = [count, summed, top]
+            else:
+                cell[0] += count
+                cell[1] += summed
+                if top > cell[2]:
+                    cell[2] = top
     overs: dict[tuple[str, str], int] = defaultdict(int)
     for (key, service), n in over.items():
-        overs[(key, service if by_service else "")] += n
-    out: dict[tuple[str, str], WaitLine] = {}
-    for k, h in sorted(grouped.items()):
-        summary = h.summary()
-        if summary.count:
-            out[k] = WaitLine(summary, overs.get(k, 0) / summary.count)
-    return out
+        overs[(key, service)] += n
+        overs[(key, "")] += n
+
+    def lines(
+        histograms: dict[tuple[str, str], dict[int, list[float]]],
+    ) -> dict[tuple[str, str], WaitLine]:
+        out: dict[tuple[str, str], WaitLine] = {}
+        for k, buckets in sorted(histograms.items()):
+            summary = Histogram(buckets).summary()
+            if summary.count:
+                out[k] = WaitLine(summary, overs.get(k, 0) / summary.count)
+        return out
+
+    return lines(grouped), lines(together)
 
 
 def heatmap_of(cells: Iterable[HeatCell]) -> dict[tuple[int, int], float]:

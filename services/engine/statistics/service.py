@@ -478,8 +478,7 @@ async def waits_report(
     heat += await repository.heat_cells(session, heat_scope)
     heat += facts.aggregate_heat(raw)
     return WaitFigures(
-        facts.waits_of(cells, over, by_service=True),
-        facts.waits_of(cells, over, by_service=False),
+        *facts.waits_both(cells, over),
         facts.heatmap_of(heat),
         scope.service_names(),
     )
