@@ -232,15 +232,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_hall_apply(args: argparse.Namespace) -> int:
-    from services.engine.core.errors import Refusal
     from services.engine.setup.apply import apply_hall_file
     from services.engine.setup.hall_file import parse_hall_file
 
-    try:
-        spec = parse_hall_file(Path(args.file).read_text(encoding="utf-8"))
-    except Refusal as err:
-        print(err.detail, file=sys.stderr)
-        return 2
+    spec = parse_hall_file(Path(args.file).read_text(encoding="utf-8"))
     report = _run_db(lambda s: apply_hall_file(session=s, spec=spec))
     if report.created_hall:
         print(f"hall {report.hall_code}: created")
@@ -261,13 +256,7 @@ def cmd_hall_export(args: argparse.Namespace) -> int:
         hall = await get_hall(session=session, code=args.code)
         return await export_text(session, hall, now=utcnow())
 
-    from services.engine.core.errors import Refusal
-
-    try:
-        text = _run_db(work)
-    except Refusal as err:
-        print(err.detail, file=sys.stderr)
-        return 2
+    text = _run_db(work)
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
         print(f"hall {args.code}: written to {args.out}")
@@ -285,7 +274,6 @@ async def _hall(session: AsyncSession, code: str | None) -> Any:
 def cmd_user_add(args: argparse.Namespace) -> int:
     from services.engine.auth import service
     from services.engine.auth.permissions import Role
-    from services.engine.core.errors import Refusal
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -309,18 +297,13 @@ def cmd_user_add(args: argparse.Namespace) -> int:
             region=region,
         )
 
-    try:
-        _run_db(work)
-    except Refusal as err:
-        print(err.detail, file=sys.stderr)
-        return 2
+    _run_db(work)
     print(f"user {args.username} ({args.role}) added")
     return 0
 
 
 def cmd_user_list(args: argparse.Namespace) -> int:
     from services.engine.auth import accounts
-    from services.engine.core.errors import Refusal
 
     rows: list[str] = []
 
@@ -331,36 +314,26 @@ def cmd_user_list(args: argparse.Namespace) -> int:
             state = "active" if user.active else "disabled"
             rows.append(f"{user.username}\t{user.role}\t{state}\tlast login {last}")
 
-    try:
-        _run_db(work)
-    except Refusal as err:
-        print(err.detail, file=sys.stderr)
-        return 2
+    _run_db(work)
     print("\n".join(rows) if rows else "no accounts")
     return 0
 
 
 def cmd_user_active(args: argparse.Namespace) -> int:
     from services.engine.auth import accounts
-    from services.engine.core.errors import Refusal
 
     active: bool = args.active
 
     async def work(session: AsyncSession) -> None:
         await accounts.operator_set_active(session=session, username=args.username, active=active)
 
-    try:
-        _run_db(work)
-    except Refusal as err:
-        print(err.detail, file=sys.stderr)
-        return 2
+    _run_db(work)
     print(f"user {args.username} {'enabled' if active else 'disabled'}")
     return 0
 
 
 def cmd_user_reset_password(args: argparse.Namespace) -> int:
     from services.engine.auth import accounts
-    from services.engine.core.errors import Refusal
 
     found: list[str] = []
 
@@ -370,11 +343,7 @@ def cmd_user_reset_password(args: argparse.Namespace) -> int:
         )
         found.append(password)
 
-    try:
-        _run_db(work)
-    except Refusal as err:
-        print(err.detail, file=sys.stderr)
-        return 2
+    _run_db(work)
     print(f"user {args.username}: new password (shown only now): {found[0]}")
     return 0
 
@@ -382,7 +351,6 @@ def cmd_user_reset_password(args: argparse.Namespace) -> int:
 def cmd_device_add(args: argparse.Namespace) -> int:
     from services.engine.auth.accounts import OPERATOR
     from services.engine.auth.permissions import DeviceKind
-    from services.engine.core.errors import Refusal
     from services.engine.devices import admin
 
     async def work(session: AsyncSession) -> str:
@@ -392,11 +360,7 @@ def cmd_device_add(args: argparse.Namespace) -> int:
         )
         return token
 
-    try:
-        token = _run_db(work)
-    except Refusal as err:
-        print(err.detail, file=sys.stderr)
-        return 2
+    token = _run_db(work)
     print(f"device {args.name} ({args.kind}) added; its token (shown once, keep it safe):")
     print(token)
     return 0
@@ -404,7 +368,6 @@ def cmd_device_add(args: argparse.Namespace) -> int:
 
 def cmd_device_revoke(args: argparse.Namespace) -> int:
     from services.engine.auth.accounts import OPERATOR
-    from services.engine.core.errors import Refusal
     from services.engine.devices import admin
 
     async def work(session: AsyncSession) -> None:
@@ -412,11 +375,7 @@ def cmd_device_revoke(args: argparse.Namespace) -> int:
         device_id = await admin.device_id_by_name(session, hall, args.name)
         await admin.revoke(session=session, hall=hall, device_id=device_id, actor=OPERATOR)
 
-    try:
-        _run_db(work)
-    except Refusal as err:
-        print(err.detail, file=sys.stderr)
-        return 2
+    _run_db(work)
     print(f"device {args.name} revoked: its token no longer works")
     return 0
 
@@ -425,7 +384,6 @@ def cmd_reviews_export(args: argparse.Namespace) -> int:
     """好差评 records and cases of a period for the provincial platform."""
     from datetime import date
 
-    from services.engine.core.errors import Refusal
     from services.engine.reviews import export, service
 
     async def work(session: AsyncSession) -> bytes:
@@ -445,11 +403,7 @@ def cmd_reviews_export(args: argparse.Namespace) -> int:
             return export.to_csv(data.cases, export.CASE_FIELDS)
         return export.to_csv(data.ratings, export.RATING_FIELDS)
 
-    try:
-        body = _run_db(work)
-    except Refusal as err:
-        print(err.detail, file=sys.stderr)
-        return 2
+    body = _run_db(work)
     if args.output == "-":
         sys.stdout.buffer.write(body)
     else:
@@ -475,7 +429,6 @@ def cmd_reviews_sweep(args: argparse.Namespace) -> int:
 
 
 def cmd_partner_add(args: argparse.Namespace) -> int:
-    from services.engine.core.errors import Refusal
     from services.engine.partners.service import add_partner
 
     async def work(session: AsyncSession) -> tuple[str, str]:
@@ -490,11 +443,7 @@ def cmd_partner_add(args: argparse.Namespace) -> int:
         )
         return created.partner.key_id, created.secret
 
-    try:
-        key_id, secret = _run_db(work)
-    except Refusal as err:
-        print(err.detail, file=sys.stderr)
-        return 2
+    key_id, secret = _run_db(work)
     print(f"partner {args.name} added to hall {args.hall}; its key (shown once, keep it safe):")
     print(f"key id: {key_id}")
     print(f"secret: {secret}")
@@ -718,9 +667,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from pydantic import ValidationError
 
+    from services.engine.core.errors import Refusal
+
     args = build_parser().parse_args(argv)
     try:
         result: int = args.func(args)
+    except Refusal as err:  # the engine's refusal, as the API would say it: exit 2
+        print(err.detail, file=sys.stderr)
+        return 2
     except ValidationError as err:  # the settings: say what is wrong, not a traceback
         if err.title != "Settings":
             raise
